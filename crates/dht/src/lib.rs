@@ -1,0 +1,1 @@
+//! swarmfs dht layer (in progress).

@@ -1,0 +1,1 @@
+//! swarmfs storage layer (in progress).

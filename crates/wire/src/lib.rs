@@ -1,0 +1,1 @@
+//! swarmfs wire layer (in progress).

@@ -1,0 +1,1 @@
+//! swarmfs file storage backend (in progress).

@@ -1,0 +1,1 @@
+//! swarmfs memory storage backend (in progress).
