@@ -9,5 +9,5 @@ mod geometry;
 mod infohash;
 
 pub use bitfield::Bitfield;
-pub use geometry::{BLOCK_SIZE, FileSpan, Geometry, GeometryError, PieceIndex};
+pub use geometry::{BLOCK_SIZE, FileSpan, Geometry, GeometryError, MAX_PIECE_LENGTH, PieceIndex};
 pub use infohash::{InfoHash, InfoHashParseError};
