@@ -1,0 +1,2 @@
+//! Picker throughput bench (placeholder).
+fn main() {}
