@@ -1,0 +1,2 @@
+//! Decode throughput benchmark (placeholder).
+fn main() {}
