@@ -1,1 +1,29 @@
-//! swarmfs dht layer (in progress).
+//! swarmfs's own KRPC DHT node: BEP 5 (mainline DHT), BEP 42 (node-id from IP), BEP 43 (read-only
+//! nodes) and BEP 44 (arbitrary data: immutable and mutable items, with any bencoded value).
+//!
+//! The crate has two layers, the way `quinn-proto`/`quinn` are split:
+//! - a sans-IO core (`Node`): it takes datagrams and `now` in, and hands datagrams, deadlines and
+//!   events out. It owns no socket and no timer and never touches tokio; the simulated-network
+//!   tests drive hundreds of nodes in one process under a fake clock;
+//! - a small tokio driver (`Dht`), one task owning a UDP socket around the core.
+//!
+//! It does not know torrents beyond info-hashes, and never contacts a public bootstrap node by
+//! itself: the bootstrap list is the caller's.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod bencode;
+mod compact;
+mod decode;
+mod error;
+mod id;
+mod item;
+mod message;
+mod value;
+
+pub use compact::NodeInfo;
+pub use decode::{MAX_DATAGRAM_LEN, MAX_TOKEN_LEN, MAX_TRANSACTION_ID_LEN};
+pub use error::{DecodeError, ErrorCode, FieldError};
+pub use id::Id;
+pub use item::{ImmutableItem, ItemError, MAX_SALT_LEN, MutableItem, mutable_target, signable};
+pub use message::{Body, ErrorReply, Message, MutablePut, PutRequest, Query, QueryKind, Response};
+pub use value::{MAX_VALUE_LEN, Value, ValueError};
