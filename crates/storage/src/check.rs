@@ -1,0 +1,144 @@
+//! Hashing pieces from storage: one piece inline, or many on all cores with reads overlapped with
+//! hashing (one reader feeding a pool of hashing threads through a bounded set of buffers).
+
+use std::io;
+use std::sync::Arc;
+
+use sha1::{Digest, Sha1};
+use swarmfs_metainfo::{Geometry, PieceIndex};
+
+use crate::{PieceHashes, RandomAccess, StorageError};
+
+/// Progress of a multi-piece check, reported after every piece.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecheckProgress {
+    /// Pieces checked so far.
+    pub checked: u32,
+    /// Pieces to check in all.
+    pub total: u32,
+    /// Pieces found valid so far.
+    pub valid: u32,
+    /// Bytes checked so far.
+    pub bytes: u64,
+}
+
+/// Reads all of `piece` into `buf`; `Ok(false)` when some of it is missing (a short read).
+pub(crate) async fn read_piece(
+    geometry: &Geometry,
+    files: &[Arc<dyn RandomAccess>],
+    piece: PieceIndex,
+    buf: &mut Vec<u8>,
+) -> Result<bool, StorageError> {
+    let len = geometry.piece_len(piece);
+    buf.resize(len as usize, 0);
+    for span in geometry.spans(piece, 0, len) {
+        let at = span.piece_offset as usize;
+        let part = &mut buf[at..at + span.len as usize];
+        match files[span.file_index].read_at(span.file_offset, part).await {
+            Ok(()) => {}
+            Err(e) if e.is_out_of_bounds() => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Hashes one piece on the calling task.
+pub(crate) async fn check_one(
+    geometry: &Geometry,
+    hashes: &PieceHashes,
+    files: &[Arc<dyn RandomAccess>],
+    piece: PieceIndex,
+) -> Result<bool, StorageError> {
+    let mut buf = Vec::new();
+    if !read_piece(geometry, files, piece, &mut buf).await? {
+        return Ok(false);
+    }
+    Ok(hashes.get(piece.get()) == Some(&Sha1::digest(&buf).into()))
+}
+
+type Job = (usize, [u8; 20], Vec<u8>);
+type Done = (usize, bool, Vec<u8>);
+
+/// Hashes `pieces` on `threads` hashing threads; returns one verdict per entry of `pieces`.
+pub(crate) async fn check_many(
+    geometry: &Geometry,
+    hashes: &PieceHashes,
+    files: &[Arc<dyn RandomAccess>],
+    pieces: &[PieceIndex],
+    threads: usize,
+    progress: &mut (dyn FnMut(RecheckProgress) + Send),
+) -> Result<Vec<bool>, StorageError> {
+    let total = pieces.len() as u32;
+    let mut state = RecheckProgress {
+        total,
+        ..RecheckProgress::default()
+    };
+    let mut verdicts = vec![false; pieces.len()];
+    if pieces.is_empty() {
+        return Ok(verdicts);
+    }
+    let threads = threads.clamp(1, pieces.len());
+    let (job_tx, job_rx) = async_channel::bounded::<Job>(threads * 2);
+    let (done_tx, done_rx) = async_channel::unbounded::<Done>();
+    for _ in 0..threads {
+        let job_rx = job_rx.clone();
+        let done_tx = done_tx.clone();
+        std::thread::Builder::new()
+            .name("swarmfs-hash".into())
+            .spawn(move || {
+                while let Ok((i, expected, buf)) = job_rx.recv_blocking() {
+                    let ok = Sha1::digest(&buf).as_slice() == expected;
+                    if done_tx.send_blocking((i, ok, buf)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| StorageError::io("hashing thread", e))?;
+    }
+    drop((job_rx, done_tx));
+
+    let mut record = |state: &mut RecheckProgress, i: usize, ok: bool| {
+        verdicts[i] = ok;
+        state.checked += 1;
+        state.valid += u32::from(ok);
+        state.bytes += u64::from(geometry.piece_len(pieces[i]));
+        progress(*state);
+    };
+    let ended = || StorageError::io("hashing thread", io::Error::other("hashing thread ended"));
+    let mut free: Vec<Vec<u8>> = (0..threads * 2 + 2).map(|_| Vec::new()).collect();
+    let mut outstanding = 0usize;
+    for (i, &piece) in pieces.iter().enumerate() {
+        let mut buf = match free.pop() {
+            Some(b) => b,
+            None => {
+                let (j, ok, b) = done_rx.recv().await.map_err(|_| ended())?;
+                outstanding -= 1;
+                record(&mut state, j, ok);
+                b
+            }
+        };
+        if read_piece(geometry, files, piece, &mut buf).await? {
+            let Some(expected) = hashes.get(piece.get()) else {
+                record(&mut state, i, false);
+                free.push(buf);
+                continue;
+            };
+            job_tx
+                .send((i, *expected, buf))
+                .await
+                .map_err(|_| ended())?;
+            outstanding += 1;
+        } else {
+            record(&mut state, i, false);
+            free.push(buf);
+        }
+    }
+    drop(job_tx);
+    while outstanding > 0 {
+        let (j, ok, _) = done_rx.recv().await.map_err(|_| ended())?;
+        outstanding -= 1;
+        record(&mut state, j, ok);
+    }
+    Ok(verdicts)
+}
