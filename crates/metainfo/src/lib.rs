@@ -1,13 +1,38 @@
-//! What a torrent is: info-hashes, info dictionaries, magnet URIs and piece geometry.
+//! What a torrent is: info-hashes, info dictionaries, `.torrent` files, magnet URIs, piece
+//! geometry, safe file paths, and building a torrent from files.
 //!
 //! This is the bottom layer of swarmfs beside `swarmfs-wire`. It parses and builds the data that
-//! names and describes a torrent; it does no I/O on sockets and never depends on tokio.
+//! names and describes a torrent; it does no I/O on sockets and never depends on tokio. The only
+//! I/O is the [`TorrentBuilder`] reading files to hash them.
+//!
+//! Everything that decodes input from outside ([`Info`], [`Torrent`], [`Magnet`], [`SafePath`])
+//! is bounded and returns a typed error on malformed or hostile input; none of it panics.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod bencode;
 mod bitfield;
+mod builder;
+pub mod fuzzing;
 mod geometry;
+mod hashing;
+mod info;
 mod infohash;
+mod magnet;
+mod path;
+mod percent;
+mod torrent;
 
 pub use bitfield::Bitfield;
+pub use builder::{
+    BuildError, MAX_AUTO_PIECE_LENGTH, MIN_AUTO_PIECE_LENGTH, TARGET_MAX_PIECES, TorrentBuilder,
+    auto_piece_length,
+};
 pub use geometry::{BLOCK_SIZE, FileSpan, Geometry, GeometryError, MAX_PIECE_LENGTH, PieceIndex};
+pub use info::{FileEntry, Info, InfoError, Limits};
 pub use infohash::{InfoHash, InfoHashParseError};
+pub use magnet::{
+    MAX_MAGNET_LEN, MAX_SALT_LEN, Magnet, MagnetError, MagnetTarget, MutableTarget, PeerAddr,
+};
+pub use path::{MAX_COMPONENT_LEN, MAX_PATH_DEPTH, MAX_PATH_LEN, PathError, SafePath};
+pub use percent::PercentError;
+pub use torrent::{Torrent, TorrentError};
