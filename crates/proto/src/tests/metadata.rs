@@ -1,0 +1,255 @@
+//! BEP 9 metadata assembly with honest, rejecting, silent and lying peers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use swarmfs_metainfo::InfoHash;
+
+use crate::{
+    METADATA_PIECE_SIZE, MetadataAssembler, MetadataConfig, MetadataError, MetadataEvent, PeerKey,
+    Rng,
+};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Behaviour {
+    Honest,
+    Rejects,
+    Silent,
+    /// Flips a byte in every piece it sends.
+    Lies,
+}
+
+struct Meta {
+    info: Vec<u8>,
+    now: Instant,
+    m: MetadataAssembler,
+    behaviour: BTreeMap<PeerKey, Behaviour>,
+    asked: Vec<(PeerKey, u32)>,
+    events: Vec<MetadataEvent>,
+}
+
+impl Meta {
+    fn new(len: usize) -> Self {
+        let mut rng = Rng::new(len as u64);
+        let info: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        let ih = InfoHash::of_info_bytes(&info);
+        Self {
+            info,
+            now: Instant::now(),
+            m: MetadataAssembler::new(ih, MetadataConfig::default()),
+            behaviour: BTreeMap::new(),
+            asked: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, k: u64, b: Behaviour) -> PeerKey {
+        let key = PeerKey(k);
+        self.behaviour.insert(key, b);
+        self.m
+            .handle_peer_size(key, self.info.len() as u64)
+            .unwrap();
+        key
+    }
+
+    /// Sends every request the assembler wants and answers it per behaviour, until complete or
+    /// stuck; lets timeouts fire when only silent peers hold requests.
+    fn run(&mut self) {
+        for _ in 0..1000 {
+            if self.m.is_complete() {
+                break;
+            }
+            let mut batch = Vec::new();
+            while let Some(r) = self.m.poll_request(self.now) {
+                batch.push(r);
+            }
+            if batch.is_empty() {
+                match self.m.poll_timeout() {
+                    Some(at) => {
+                        self.now = at;
+                        self.m.handle_timeout(self.now);
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            for (peer, piece) in batch {
+                self.asked.push((peer, piece));
+                let start = (piece * METADATA_PIECE_SIZE) as usize;
+                let end = (start + METADATA_PIECE_SIZE as usize).min(self.info.len());
+                let mut data = self.info[start..end].to_vec();
+                let total = self.info.len() as u64;
+                match self.behaviour[&peer] {
+                    Behaviour::Honest => self.m.handle_data(peer, piece, total, &data).unwrap(),
+                    Behaviour::Lies => {
+                        data[0] ^= 0xff;
+                        self.m.handle_data(peer, piece, total, &data).unwrap();
+                    }
+                    Behaviour::Rejects => self.m.handle_reject(peer, piece),
+                    Behaviour::Silent => {}
+                }
+            }
+            while let Some(e) = self.m.poll_event() {
+                self.events.push(e);
+            }
+        }
+        while let Some(e) = self.m.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn completed(&self) -> Option<&Vec<u8>> {
+        self.events.iter().find_map(|e| match e {
+            MetadataEvent::Complete(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    fn banned(&self) -> BTreeSet<PeerKey> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                MetadataEvent::Ban(p) => Some(*p),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn pieces_come_from_several_peers_and_verify() {
+    let mut t = Meta::new(5 * 16384 + 1000);
+    let peers: Vec<PeerKey> = (1..=3).map(|k| t.add(k, Behaviour::Honest)).collect();
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+    assert!(t.m.is_complete());
+    let used: BTreeSet<PeerKey> = t.asked.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        used,
+        peers.into_iter().collect(),
+        "requests spread over all peers"
+    );
+    assert_eq!(t.asked.len(), 6, "each piece asked once");
+    assert!(t.banned().is_empty());
+}
+
+#[test]
+fn rejected_pieces_are_asked_elsewhere() {
+    let mut t = Meta::new(3 * 16384);
+    let r = t.add(1, Behaviour::Rejects);
+    t.add(2, Behaviour::Honest);
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+    let mut by_rejecter: Vec<u32> = t
+        .asked
+        .iter()
+        .filter(|(p, _)| *p == r)
+        .map(|(_, i)| *i)
+        .collect();
+    let n = by_rejecter.len();
+    by_rejecter.dedup();
+    assert_eq!(
+        by_rejecter.len(),
+        n,
+        "a rejected piece is never asked of the same peer again"
+    );
+}
+
+#[test]
+fn silent_peer_times_out_and_another_serves() {
+    let mut t = Meta::new(2 * 16384);
+    t.add(1, Behaviour::Silent);
+    t.add(2, Behaviour::Honest);
+    let start = t.now;
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+    assert!(
+        t.now - start >= Duration::from_secs(10),
+        "waited for the request timeout"
+    );
+}
+
+#[test]
+fn liar_among_honest_peers_is_found_and_banned() {
+    let mut t = Meta::new(6 * 16384);
+    t.add(1, Behaviour::Honest);
+    let liar = t.add(2, Behaviour::Lies);
+    t.add(3, Behaviour::Honest);
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+    let first_failure = t.events.iter().find_map(|e| match e {
+        MetadataEvent::HashFailed { suspects } => Some(suspects.clone()),
+        _ => None,
+    });
+    assert!(first_failure.unwrap().contains(&liar));
+    assert_eq!(t.banned(), [liar].into(), "only the liar is banned");
+}
+
+#[test]
+fn lone_liar_is_banned_and_liar_announcing_wrong_size_too() {
+    let mut t = Meta::new(2 * 16384);
+    let liar = t.add(1, Behaviour::Lies);
+    t.run();
+    assert!(t.completed().is_none());
+    assert_eq!(t.banned(), [liar].into());
+    assert!(
+        t.m.poll_request(t.now).is_none(),
+        "banned peers are not asked"
+    );
+    t.add(2, Behaviour::Honest);
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+
+    // A peer announcing a different (wrong) size first: its assembly fails alone.
+    let mut t = Meta::new(16384 + 10);
+    let wrong = PeerKey(9);
+    t.behaviour.insert(wrong, Behaviour::Lies);
+    t.m.handle_peer_size(wrong, 20).unwrap();
+    let (peer, piece) = t.m.poll_request(t.now).unwrap();
+    assert_eq!((peer, piece), (wrong, 0));
+    t.m.handle_data(wrong, 0, 20, &[0; 20]).unwrap();
+    t.add(2, Behaviour::Honest);
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+    assert_eq!(t.banned(), [wrong].into());
+}
+
+#[test]
+fn hostile_sizes_and_pieces_are_typed_errors() {
+    let mut t = Meta::new(16384 + 10);
+    let max = MetadataConfig::default().max_size;
+    assert_eq!(
+        t.m.handle_peer_size(PeerKey(1), 0),
+        Err(MetadataError::BadSize { size: 0, max })
+    );
+    let huge = u64::from(max) + 1;
+    assert_eq!(
+        t.m.handle_peer_size(PeerKey(1), huge),
+        Err(MetadataError::BadSize { size: huge, max })
+    );
+    let p = t.add(1, Behaviour::Honest);
+    let total = t.info.len() as u64;
+    assert_eq!(
+        t.m.handle_data(p, 0, total + 1, &[0; 16384]),
+        Err(MetadataError::SizeMismatch {
+            got: total + 1,
+            expected: total as u32
+        })
+    );
+    assert_eq!(
+        t.m.handle_data(p, 2, total, &[0; 10]),
+        Err(MetadataError::PieceOutOfRange { piece: 2, count: 2 })
+    );
+    assert_eq!(
+        t.m.handle_data(p, 1, total, &[0; 11]),
+        Err(MetadataError::BadPieceLength {
+            piece: 1,
+            len: 11,
+            expected: 10
+        })
+    );
+    // Data nobody asked for is ignored: the piece is still requested from the peer.
+    t.m.handle_data(p, 1, total, &[0; 10]).unwrap();
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+}
