@@ -1,2 +1,185 @@
-//! Placeholder replaced below.
-fn main() {}
+//! `cargo bench -p swarmfs-metainfo`: prints
+//! - decode throughput of a ~1 MiB bencoded info dictionary (and of a `.torrent` around it),
+//! - torrent building throughput (MiB/s) for a 512 MiB file in a temp dir, on all cores and on
+//!   one, and for the same bytes in memory (pure hashing),
+//! - `openssl speed -evp sha1 -bytes 16384` (one core) for comparison.
+//!
+//! `SWARMFS_BENCH_MIB` overrides the file size in MiB.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use swarmfs_metainfo::{Info, Torrent, TorrentBuilder};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn main() {
+    println!("== swarmfs-metainfo bench ==");
+    #[cfg(target_arch = "x86_64")]
+    println!(
+        "cpu sha extensions (SHA-NI): {}",
+        std::arch::is_x86_feature_detected!("sha")
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("cores: {cores}");
+    info_decode();
+    build(cores);
+    openssl();
+}
+
+/// A multi-file info dict of about 1 MiB: 4000 files, 40 000 piece hashes.
+fn big_info() -> Vec<u8> {
+    let files = 4000u64;
+    let per_file = 10 * 16 * 1024;
+    let pieces = files * 10;
+    let mut out = b"d5:filesl".to_vec();
+    for i in 0..files {
+        let dir = format!("dir{:03}", i / 100);
+        let name = format!("file-{i:05}.bin");
+        write!(
+            out,
+            "d6:lengthi{per_file}e4:pathl{}:{dir}{}:{name}ee",
+            dir.len(),
+            name.len()
+        )
+        .unwrap();
+    }
+    out.extend_from_slice(b"e4:name5:bench12:piece lengthi16384e6:pieces");
+    write!(out, "{}:", pieces * 20).unwrap();
+    let mut x = 0x1234_5678_9abc_def1u64;
+    for _ in 0..pieces * 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push(x as u8);
+    }
+    out.push(b'e');
+    out
+}
+
+fn per_second(bytes: usize, f: impl Fn()) -> (f64, f64) {
+    let start = Instant::now();
+    let mut n = 0u32;
+    while start.elapsed() < Duration::from_secs(2) {
+        f();
+        n += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (
+        f64::from(n) * bytes as f64 / MIB / secs,
+        f64::from(n) / secs,
+    )
+}
+
+fn info_decode() {
+    let raw = big_info();
+    let info = Info::from_bytes(&raw).expect("bench info dict parses");
+    println!(
+        "info dict: {} bytes ({:.2} MiB), {} files, {} pieces",
+        raw.len(),
+        raw.len() as f64 / MIB,
+        info.files().len(),
+        info.piece_count()
+    );
+    let (mibs, per_s) = per_second(raw.len(), || {
+        black_box(Info::from_bytes(black_box(&raw)).expect("parses"));
+    });
+    println!("info dict decode (incl. SHA-1 of it): {mibs:.0} MiB/s, {per_s:.0} dicts/s");
+    let (mibs, _) = per_second(raw.len(), || {
+        let tokens = bendy::decoding::Decoder::new(black_box(&raw)).tokens();
+        let mut n = 0usize;
+        for t in tokens {
+            black_box(t.expect("valid"));
+            n += 1;
+        }
+        black_box(n);
+    });
+    println!("  of which bendy's token walk alone: {mibs:.0} MiB/s");
+    let (mibs, _) = per_second(raw.len(), || {
+        black_box(swarmfs_metainfo::InfoHash::of_info_bytes(black_box(&raw)));
+    });
+    println!("  of which SHA-1 of the dict alone: {mibs:.0} MiB/s");
+    let mut torrent = b"d7:comment5:bench4:info".to_vec();
+    torrent.extend_from_slice(&raw);
+    torrent.push(b'e');
+    let (mibs, _) = per_second(torrent.len(), || {
+        black_box(Torrent::from_bytes(black_box(&torrent)).expect("parses"));
+    });
+    println!(".torrent decode: {mibs:.0} MiB/s");
+}
+
+fn build(cores: usize) {
+    let mib: usize = std::env::var("SWARMFS_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512);
+    let len = mib << 20;
+    let mut data = vec![0u8; len];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("payload.bin");
+    std::fs::write(&path, &data).expect("write payload");
+    println!("payload: {mib} MiB file in {}", dir.path().display());
+    let mut hash = None;
+    for threads in [cores, 1] {
+        for round in 0..2 {
+            let mut b = TorrentBuilder::new();
+            b.threads(threads);
+            let start = Instant::now();
+            let t = b.build_path(&path).expect("build");
+            let secs = start.elapsed().as_secs_f64();
+            assert_eq!(*hash.get_or_insert(t.info_hash()), t.info_hash());
+            println!(
+                "build from disk, {threads} thread(s), run {round}: {:.0} MiB/s ({:.2} s, piece {} KiB, {} pieces)",
+                mib as f64 / secs,
+                secs,
+                t.info().piece_length() / 1024,
+                t.info().piece_count()
+            );
+        }
+        let mut b = TorrentBuilder::new();
+        b.threads(threads);
+        let start = Instant::now();
+        let t = b.build_single("payload.bin", &data).expect("build");
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(Some(t.info_hash()), hash);
+        println!(
+            "build from memory, {threads} thread(s): {:.0} MiB/s",
+            mib as f64 / secs
+        );
+    }
+}
+
+fn openssl() {
+    let out = Command::new("openssl")
+        .args(["speed", "-evp", "sha1", "-bytes", "16384", "-seconds", "3"])
+        .output();
+    let Ok(out) = out else {
+        println!("openssl: not found");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The result line looks like `sha1   1234567.89k`: thousands of bytes per second.
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("sha1") || l.trim_start().starts_with("SHA1"));
+    match line.and_then(|l| l.split_whitespace().last()) {
+        Some(v) if v.ends_with('k') => match v.trim_end_matches('k').parse::<f64>() {
+            Ok(k) => println!(
+                "openssl speed -evp sha1 -bytes 16384 (one core): {:.0} MiB/s",
+                k * 1000.0 / MIB
+            ),
+            Err(_) => println!("openssl: {}", line.unwrap_or_default()),
+        },
+        _ => println!("openssl output not understood:\n{text}"),
+    }
+}

@@ -3,7 +3,7 @@
 //! The dictionary is kept exactly as received: the info-hash is the SHA-1 of those bytes, and a
 //! peer asking for the metadata (BEP 9) gets them back unchanged.
 
-use bendy::decoding::Object;
+use bendy::decoding::{DictDecoder as Dict, Object};
 
 use crate::bencode::{self, Writer};
 use crate::geometry::{Geometry, GeometryError, PieceIndex};
@@ -212,16 +212,26 @@ impl Info {
             });
         }
         let mut decoder = bencode::decoder(raw);
-        let (fields, used) = match decoder.next_object().map_err(bencode_error)? {
-            Some(Object::Dict(mut dict)) => {
-                let fields = Fields::parse(&mut dict, limits)?;
-                (fields, dict.into_raw().map_err(bencode_error)?.len())
-            }
+        let info = match decoder.next_object().map_err(bencode_error)? {
+            Some(Object::Dict(dict)) => Self::from_dict(dict, limits)?,
             _ => return Err(InfoError::NotADict),
         };
-        if used != raw.len() {
+        if info.raw.len() != raw.len() {
             return Err(InfoError::TrailingBytes {
-                extra: raw.len() - used,
+                extra: raw.len() - info.raw.len(),
+            });
+        }
+        Ok(info)
+    }
+
+    /// Parses a dictionary the decoder has just opened, in one pass, keeping its exact bytes.
+    pub(crate) fn from_dict(mut dict: Dict<'_, '_>, limits: &Limits) -> Result<Self, InfoError> {
+        let fields = Fields::parse(&mut dict, limits)?;
+        let raw = dict.into_raw().map_err(bencode_error)?;
+        if raw.len() > limits.max_info_len {
+            return Err(InfoError::TooLarge {
+                len: raw.len(),
+                max: limits.max_info_len,
             });
         }
         fields.finish(raw, limits)
@@ -369,8 +379,6 @@ struct RawFile<'a> {
     length: u64,
     attr: String,
 }
-
-type Dict<'o, 's> = bendy::decoding::DictDecoder<'o, 's>;
 
 impl<'s> Fields<'s> {
     fn parse(dict: &mut Dict<'_, 's>, limits: &Limits) -> Result<Self, InfoError> {
@@ -542,7 +550,7 @@ impl<'s> RawFile<'s> {
     }
 }
 
-pub(crate) fn bencode_error(e: bendy::decoding::Error) -> InfoError {
+fn bencode_error(e: bendy::decoding::Error) -> InfoError {
     InfoError::Bencode {
         reason: e.to_string(),
     }

@@ -139,25 +139,8 @@ impl SafePath {
         let mut joined = String::new();
         let mut depth = 0;
         for (index, c) in components.into_iter().enumerate() {
-            let c = c.as_ref();
-            check_component(index, c)?;
+            push_component(&mut joined, index, c.as_ref())?;
             depth = index + 1;
-            if depth > MAX_PATH_DEPTH {
-                return Err(PathError::TooDeep {
-                    depth,
-                    max: MAX_PATH_DEPTH,
-                });
-            }
-            if index > 0 {
-                joined.push('/');
-            }
-            joined.push_str(c);
-            if joined.len() > MAX_PATH_LEN {
-                return Err(PathError::TooLong {
-                    len: joined.len(),
-                    max: MAX_PATH_LEN,
-                });
-            }
         }
         if depth == 0 {
             return Err(PathError::Empty);
@@ -171,18 +154,17 @@ impl SafePath {
         I: IntoIterator<Item = B>,
         B: AsRef<[u8]>,
     {
-        let mut strs = Vec::new();
+        let mut joined = String::new();
+        let mut depth = 0;
         for (index, c) in components.into_iter().enumerate() {
-            if index >= MAX_PATH_DEPTH {
-                return Err(PathError::TooDeep {
-                    depth: index + 1,
-                    max: MAX_PATH_DEPTH,
-                });
-            }
-            let s = std::str::from_utf8(c.as_ref()).map_err(|_| PathError::NotUtf8 { index })?;
-            strs.push(s.to_owned());
+            let c = std::str::from_utf8(c.as_ref()).map_err(|_| PathError::NotUtf8 { index })?;
+            push_component(&mut joined, index, c)?;
+            depth = index + 1;
         }
-        Self::from_components(strs)
+        if depth == 0 {
+            return Err(PathError::Empty);
+        }
+        Ok(Self { joined })
     }
 
     /// The components in order.
@@ -223,6 +205,28 @@ impl SafePath {
             && other.joined.starts_with(&self.joined)
             && other.joined.as_bytes()[self.joined.len()] == b'/'
     }
+}
+
+/// Checks component `index` and appends it to `joined`, enforcing the depth and length limits.
+fn push_component(joined: &mut String, index: usize, c: &str) -> Result<(), PathError> {
+    if index >= MAX_PATH_DEPTH {
+        return Err(PathError::TooDeep {
+            depth: index + 1,
+            max: MAX_PATH_DEPTH,
+        });
+    }
+    check_component(index, c)?;
+    if index > 0 {
+        joined.push('/');
+    }
+    joined.push_str(c);
+    if joined.len() > MAX_PATH_LEN {
+        return Err(PathError::TooLong {
+            len: joined.len(),
+            max: MAX_PATH_LEN,
+        });
+    }
+    Ok(())
 }
 
 fn check_component(index: usize, c: &str) -> Result<(), PathError> {
@@ -282,9 +286,14 @@ pub(crate) fn check_unique<'a>(
 
 impl Ord for SafePath {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.components()
-            .map(str::as_bytes)
-            .cmp(other.components().map(str::as_bytes))
+        // Component-wise order is byte order with the separator below every other byte; no
+        // component holds `/` or NUL, so mapping `/` to 0 gives exactly that.
+        let key = |b: &u8| if *b == b'/' { 0 } else { *b };
+        self.joined
+            .as_bytes()
+            .iter()
+            .map(key)
+            .cmp(other.joined.as_bytes().iter().map(key))
     }
 }
 

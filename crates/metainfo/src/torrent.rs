@@ -89,7 +89,7 @@ impl Torrent {
             });
         }
         let mut decoder = bencode::decoder(bytes);
-        let mut info_raw = None;
+        let mut parsed_info: Option<Info> = None;
         let mut fields = BTreeMap::new();
         let used = match decoder.next_object() {
             Ok(Some(Object::Dict(mut dict))) => {
@@ -98,8 +98,9 @@ impl Torrent {
                         let Object::Dict(info) = value else {
                             return Err(TorrentError::InfoNotADict);
                         };
-                        // The exact bytes of the info value: the info-hash is their SHA-1.
-                        info_raw = Some(info.into_raw().map_err(bad_bencode)?);
+                        // Parsed in place, keeping the exact bytes of the value: the info-hash is
+                        // their SHA-1.
+                        parsed_info = Some(Info::from_dict(info, limits)?);
                     } else {
                         let raw = bencode::raw_value(value).map_err(bad_bencode)?;
                         fields.insert(key.to_vec(), raw);
@@ -113,8 +114,7 @@ impl Torrent {
         if used != bytes.len() {
             return Err(TorrentError::NotADict);
         }
-        let info_raw = info_raw.ok_or(TorrentError::MissingInfo)?;
-        let info = Info::from_bytes_with_limits(info_raw, limits)?;
+        let info = parsed_info.ok_or(TorrentError::MissingInfo)?;
         Ok(Self { info, fields })
     }
 

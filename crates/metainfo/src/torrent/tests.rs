@@ -118,7 +118,7 @@ fn every_error() {
     assert_eq!(e(b""), NotADict);
     assert_eq!(e(b"de"), MissingInfo);
     assert_eq!(e(b"d4:infoi1ee"), InfoNotADict);
-    assert!(matches!(e(b"d4:infod"), Bencode { .. }));
+    assert!(matches!(e(b"d4:infod"), Info(InfoError::Bencode { .. })));
     assert!(matches!(e(b"d1:b0:1:a0:e"), Bencode { .. }));
     let mut trailing = wrap("", "");
     trailing.extend_from_slice(b"0:");
