@@ -12,7 +12,6 @@ use crate::path::{MAX_PATH_DEPTH, PathError, SafePath, check_unique};
 
 /// Bounds applied while parsing; anything larger is refused before it costs memory or time.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
     /// Largest bencoded info dictionary, in bytes.
     pub max_info_len: usize,

@@ -7,6 +7,20 @@
 //!
 //! Everything that decodes input from outside ([`Info`], [`Torrent`], [`Magnet`], [`SafePath`])
 //! is bounded and returns a typed error on malformed or hostile input; none of it panics.
+//!
+//! ```
+//! use swarmfs_metainfo::{Magnet, SafePath, Torrent, TorrentBuilder};
+//!
+//! let entries = [(SafePath::parse("index.html")?, b"<h1>Hello</h1>".to_vec())];
+//! let torrent = TorrentBuilder::new().build_entries("site", &entries)?;
+//! let back = Torrent::from_bytes(&torrent.to_bytes())?;
+//! assert_eq!(back.info_hash(), torrent.info_hash());
+//! assert_eq!(back.info().storage_path(0).unwrap().as_str(), "site/index.html");
+//!
+//! let magnet = Magnet::from_info_hash(torrent.info_hash());
+//! assert_eq!(Magnet::parse(&magnet.to_string())?, magnet);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod bencode;

@@ -29,7 +29,9 @@ pub struct Magnet {
     pub web_seeds: Vec<String>,
     /// `x.pe`: peer addresses to try first.
     pub peers: Vec<PeerAddr>,
-    /// Every other parameter as `(key, value)`, decoded, in order.
+    /// Every other parameter as `(key, value)`, decoded, in order (including `xt`/`xs` values of
+    /// other URN kinds). Formatting writes them as they are, so they should not repeat a
+    /// parameter the fields above hold.
     pub extra: Vec<(String, String)>,
 }
 
