@@ -1,0 +1,184 @@
+//! [`TorrentHandle`]: what upper layers hold to watch and steer one torrent.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use swarmfs_metainfo::{Bitfield, Info, InfoHash};
+use swarmfs_proto::Priority;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::error::TorrentError;
+use crate::event::{TorrentEvent, TorrentStats};
+use crate::shared::TorrentShared;
+use crate::torrent::Command;
+
+/// A handle to one torrent of an [`Engine`](crate::Engine); cheap to clone.
+#[derive(Clone, Debug)]
+pub struct TorrentHandle {
+    cmd: mpsc::UnboundedSender<Command>,
+    shared: Arc<TorrentShared>,
+    events: broadcast::Sender<TorrentEvent>,
+}
+
+impl TorrentHandle {
+    pub(crate) fn new(
+        cmd: mpsc::UnboundedSender<Command>,
+        shared: Arc<TorrentShared>,
+        events: broadcast::Sender<TorrentEvent>,
+    ) -> Self {
+        Self {
+            cmd,
+            shared,
+            events,
+        }
+    }
+
+    pub(crate) fn send(&self, c: Command) -> bool {
+        self.cmd.send(c).is_ok()
+    }
+
+    /// The torrent's info-hash.
+    pub fn info_hash(&self) -> InfoHash {
+        self.shared.info_hash
+    }
+
+    /// The info dictionary, once known.
+    pub fn info(&self) -> Option<Arc<Info>> {
+        self.shared.ready.get().map(|r| r.info.clone())
+    }
+
+    /// The verified pieces, once the metadata is known.
+    pub fn verified(&self) -> Option<Bitfield> {
+        self.shared.ready.get().map(|r| r.have.to_bitfield())
+    }
+
+    /// Events from now on. A receiver that falls more than 4096 events behind loses the oldest.
+    pub fn events(&self) -> broadcast::Receiver<TorrentEvent> {
+        self.events.subscribe()
+    }
+
+    /// A snapshot of the statistics.
+    pub async fn stats(&self) -> Result<TorrentStats, TorrentError> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Command::Stats(tx)) {
+            return Err(TorrentError::Removed);
+        }
+        rx.await.map_err(|_| TorrentError::Removed)
+    }
+
+    /// Connects to a peer (and keeps reconnecting to it while it is wanted).
+    pub fn add_peer(&self, addr: SocketAddr) -> Result<(), TorrentError> {
+        self.send(Command::AddPeer(addr))
+            .then_some(())
+            .ok_or(TorrentError::Removed)
+    }
+
+    /// Disconnects every peer and stops connecting until [`TorrentHandle::resume`].
+    pub fn pause(&self) -> Result<(), TorrentError> {
+        self.send(Command::Pause)
+            .then_some(())
+            .ok_or(TorrentError::Removed)
+    }
+
+    /// Connects again after [`TorrentHandle::pause`].
+    pub fn resume(&self) -> Result<(), TorrentError> {
+        self.send(Command::Resume)
+            .then_some(())
+            .ok_or(TorrentError::Removed)
+    }
+
+    /// Removes the torrent from the engine, ending its connections; with `delete_data` its
+    /// files are truncated to nothing first.
+    pub async fn remove(&self, delete_data: bool) -> Result<(), TorrentError> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Command::Remove {
+            delete: delete_data,
+            reply: tx,
+        }) {
+            return Err(TorrentError::Removed);
+        }
+        rx.await.map_err(|_| TorrentError::Removed)
+    }
+
+    /// Sets the download priority of file `file` ([`Priority::SKIP`] skips it).
+    pub async fn set_file_priority(
+        &self,
+        file: usize,
+        priority: Priority,
+    ) -> Result<(), TorrentError> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Command::FilePriority {
+            file,
+            priority,
+            reply: tx,
+        }) {
+            return Err(TorrentError::Removed);
+        }
+        rx.await.map_err(|_| TorrentError::Removed)?
+    }
+
+    /// Waits until the info dictionary is known.
+    pub async fn wait_metadata(&self) -> Result<Arc<Info>, TorrentError> {
+        let mut rx = self.shared.progress.subscribe();
+        loop {
+            if let Some(info) = self.info() {
+                return Ok(info);
+            }
+            rx.changed().await.map_err(|_| TorrentError::Removed)?;
+        }
+    }
+
+    /// Waits until every piece holding bytes `offset..offset + len` is verified, making those
+    /// pieces the most urgent to download meanwhile. Waits for the metadata first.
+    pub async fn wait_range(&self, offset: u64, len: u64) -> Result<(), TorrentError> {
+        let info = self.wait_metadata().await?;
+        let g = info.geometry();
+        let total = g.total_length();
+        if offset.checked_add(len).is_none_or(|end| end > total) {
+            return Err(TorrentError::OutOfRange { offset, len, total });
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let (Some(first), Some(last)) = (g.piece_at(offset), g.piece_at(offset + len - 1)) else {
+            return Err(TorrentError::OutOfRange { offset, len, total });
+        };
+        let mut rx = self.shared.progress.subscribe();
+        let mut asked = false;
+        loop {
+            let ready = self.shared.ready.get().ok_or(TorrentError::NoMetadata)?;
+            if (first.get()..=last.get()).all(|p| ready.have.get(p)) {
+                return Ok(());
+            }
+            if !asked {
+                asked = true;
+                if !self.send(Command::ReadAt { offset, len }) {
+                    return Err(TorrentError::Removed);
+                }
+            }
+            rx.changed().await.map_err(|_| TorrentError::Removed)?;
+        }
+    }
+
+    /// Waits until every wanted piece is verified.
+    pub async fn wait_done(&self) -> Result<(), TorrentError> {
+        let mut events = self.events();
+        loop {
+            if self.stats().await?.done {
+                return Ok(());
+            }
+            match events.recv().await {
+                Ok(TorrentEvent::Done) => return Ok(()),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return Err(TorrentError::Removed),
+            }
+        }
+    }
+
+    /// Reads `buf.len()` bytes at `offset` of the torrent's byte stream, verified or not (use
+    /// [`TorrentHandle::wait_range`] first).
+    pub async fn read_range(&self, offset: u64, buf: &mut [u8]) -> Result<(), TorrentError> {
+        let ready = self.shared.ready.get().ok_or(TorrentError::NoMetadata)?;
+        Ok(ready.store.read_range(offset, buf).await?)
+    }
+}

@@ -1,0 +1,93 @@
+//! One peer connection: a reader task (socket -> decoder -> torrent) and a writer task (batched
+//! messages and served blocks -> socket).
+//!
+//! The torrent task owns the download side (what to request, choking); the peer tasks answer
+//! what they can alone: block requests are served by the writer straight from the piece store,
+//! and BEP 9 metadata requests by the reader from the shared info dictionary.
+
+mod reader;
+mod writer;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use bytes::Bytes;
+use swarmfs_proto::PeerKey;
+use swarmfs_wire::{BlockRequest, ExtensionHandshake, Handshake, Message, Piece};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use crate::shared::TorrentShared;
+use crate::tasks::Tasks;
+
+/// The extended message id under which we want to receive ut_metadata.
+pub(crate) const OUR_UT_METADATA: u8 = 1;
+/// How many block requests a peer may have queued with us; more are rejected.
+pub(crate) const MAX_SERVE_QUEUE: usize = 1000;
+
+/// What a peer said that the torrent task handles.
+#[derive(Debug)]
+pub(crate) enum FromPeer {
+    ExtHandshake(Box<ExtensionHandshake>),
+    Choke,
+    Unchoke,
+    Interested,
+    NotInterested,
+    Have(u32),
+    Bitfield(Bytes),
+    HaveAll,
+    HaveNone,
+    Block(Piece),
+    Reject(BlockRequest),
+    MetadataData {
+        piece: u32,
+        total_size: u32,
+        data: Bytes,
+    },
+    MetadataReject(u32),
+    /// The connection ended (sent once, by whichever half noticed first).
+    Closed(String),
+}
+
+/// What the writer task sends or does.
+#[derive(Debug)]
+pub(crate) enum ToWriter {
+    /// Send this message (choke and unchoke also switch whether requests are served).
+    Msg(Message),
+    /// Send these requests.
+    Requests(Vec<BlockRequest>),
+    /// The peer asks for a block.
+    Serve(BlockRequest),
+    /// The peer cancels a request.
+    CancelServe(BlockRequest),
+}
+
+/// Everything a peer connection needs from its torrent.
+pub(crate) struct PeerSetup {
+    pub(crate) key: PeerKey,
+    pub(crate) shared: Arc<TorrentShared>,
+    pub(crate) events: mpsc::Sender<(PeerKey, FromPeer)>,
+    /// Dropped by the torrent to end the connection.
+    pub(crate) kill: watch::Receiver<()>,
+    /// Our handshake, when we still have to send it (incoming connections).
+    pub(crate) handshake: Option<Handshake>,
+    pub(crate) fast: bool,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) keepalive_interval: Duration,
+    pub(crate) uploaded: Arc<AtomicU64>,
+}
+
+/// Starts the two tasks of a connection; returns the writer's queue.
+pub(crate) fn spawn(
+    tasks: &Tasks,
+    stream: TcpStream,
+    setup: PeerSetup,
+) -> mpsc::UnboundedSender<ToWriter> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (read_half, write_half) = stream.into_split();
+    let setup = Arc::new(setup);
+    tasks.spawn(writer::run(write_half, rx, setup.clone()));
+    tasks.spawn(reader::run(read_half, tx.clone(), setup));
+    tx
+}

@@ -1,0 +1,169 @@
+//! The reading half of a peer connection: large socket reads, the bounded decoder, and routing.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use swarmfs_wire::{
+    Extended, ExtensionHandshake, Message, MessageDecoder, MetadataPiece, UtMetadata, extension,
+    ut_metadata,
+};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{FromPeer, OUR_UT_METADATA, PeerSetup, ToWriter};
+use crate::error::PeerError;
+use crate::limit;
+
+/// Socket reads ask for at least this much room (libtorrent reads ~0.8 MiB at a time).
+const READ_CHUNK: usize = 256 * 1024;
+/// Largest block a peer may request (BEP 3 allows up to 128 KiB; 16 KiB is what everyone sends).
+const MAX_REQUEST_LEN: u32 = 128 * 1024;
+
+struct Reader {
+    setup: Arc<PeerSetup>,
+    writer: mpsc::UnboundedSender<ToWriter>,
+    /// The id the peer wants ut_metadata messages under.
+    peer_ut_metadata: Option<u8>,
+}
+
+pub(super) async fn run(
+    mut sock: OwnedReadHalf,
+    writer: mpsc::UnboundedSender<ToWriter>,
+    setup: Arc<PeerSetup>,
+) {
+    let mut kill = setup.kill.clone();
+    let events = setup.events.clone();
+    let key = setup.key;
+    let mut me = Reader {
+        setup,
+        writer,
+        peer_ut_metadata: None,
+    };
+    let reason = tokio::select! {
+        r = me.read_loop(&mut sock) => match r {
+            Ok(()) => "connection closed by peer".to_owned(),
+            Err(e) => e.to_string(),
+        },
+        _ = kill.changed() => return,
+    };
+    let _ = events.send((key, FromPeer::Closed(reason))).await;
+}
+
+impl Reader {
+    async fn read_loop(&mut self, sock: &mut OwnedReadHalf) -> Result<(), PeerError> {
+        let decoder = MessageDecoder::new();
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let idle = self.setup.idle_timeout;
+        loop {
+            while let Some((msg, _)) = decoder.decode(&mut buf)? {
+                self.handle(msg).await?;
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            let n = tokio::time::timeout_at(Instant::now() + idle, sock.read_buf(&mut buf))
+                .await
+                .map_err(|_| PeerError::Timeout("idle"))??;
+            if n == 0 {
+                return Ok(());
+            }
+            limit::acquire(&self.setup.shared.download_limits, n).await;
+        }
+    }
+
+    async fn send(&self, ev: FromPeer) -> Result<(), PeerError> {
+        self.setup
+            .events
+            .send((self.setup.key, ev))
+            .await
+            .map_err(|_| PeerError::Protocol("torrent gone".into()))
+    }
+
+    fn write(&self, w: ToWriter) {
+        let _ = self.writer.send(w);
+    }
+
+    async fn handle(&mut self, msg: Message) -> Result<(), PeerError> {
+        match msg {
+            Message::KeepAlive | Message::Port(_) | Message::Suggest(_) => {}
+            Message::AllowedFast(_) => {}
+            Message::Choke => self.send(FromPeer::Choke).await?,
+            Message::Unchoke => self.send(FromPeer::Unchoke).await?,
+            Message::Interested => self.send(FromPeer::Interested).await?,
+            Message::NotInterested => self.send(FromPeer::NotInterested).await?,
+            Message::Have(i) => self.send(FromPeer::Have(i)).await?,
+            Message::Bitfield(b) => self.send(FromPeer::Bitfield(b)).await?,
+            Message::HaveAll => self.send(FromPeer::HaveAll).await?,
+            Message::HaveNone => self.send(FromPeer::HaveNone).await?,
+            Message::Piece(p) => self.send(FromPeer::Block(p)).await?,
+            Message::RejectRequest(r) => self.send(FromPeer::Reject(r)).await?,
+            Message::Request(r) => {
+                if r.length == 0 || r.length > MAX_REQUEST_LEN {
+                    return Err(PeerError::Protocol(format!(
+                        "request of {} bytes",
+                        r.length
+                    )));
+                }
+                self.write(ToWriter::Serve(r));
+            }
+            Message::Cancel(r) => self.write(ToWriter::CancelServe(r)),
+            Message::Extended(ext) => self.handle_extended(ext).await?,
+            _ => {} // a message kind added to the wire crate later
+        }
+        Ok(())
+    }
+
+    async fn handle_extended(&mut self, ext: Extended) -> Result<(), PeerError> {
+        if ext.id == Extended::HANDSHAKE_ID {
+            let hs = ExtensionHandshake::decode(&ext.payload)
+                .map_err(|e| PeerError::Protocol(format!("extension handshake: {e}")))?;
+            self.peer_ut_metadata = hs.extension_id(extension::UT_METADATA).map(|id| id.get());
+            return self.send(FromPeer::ExtHandshake(Box::new(hs))).await;
+        }
+        if ext.id != OUR_UT_METADATA {
+            return Ok(()); // an extension we did not advertise: ignore
+        }
+        let msg = UtMetadata::decode(ext.payload)
+            .map_err(|e| PeerError::Protocol(format!("ut_metadata: {e}")))?;
+        match msg {
+            UtMetadata::Request { piece } => self.serve_metadata(piece),
+            UtMetadata::Data(p) => {
+                self.send(FromPeer::MetadataData {
+                    piece: p.piece,
+                    total_size: p.total_size,
+                    data: p.data,
+                })
+                .await?;
+            }
+            UtMetadata::Reject { piece } => self.send(FromPeer::MetadataReject(piece)).await?,
+        }
+        Ok(())
+    }
+
+    /// BEP 9: answer with the piece if we have the metadata, else reject.
+    fn serve_metadata(&self, piece: u32) {
+        let Some(id) = self.peer_ut_metadata else {
+            return;
+        };
+        let reply = match self.setup.shared.ready.get() {
+            Some(ready) => {
+                let total = ready.info_bytes.len() as u32;
+                match ut_metadata::piece_len(total, piece) {
+                    Some(len) => {
+                        let start = (piece * ut_metadata::METADATA_PIECE_LEN) as usize;
+                        UtMetadata::Data(MetadataPiece {
+                            piece,
+                            total_size: total,
+                            data: ready.info_bytes.slice(start..start + len as usize),
+                        })
+                    }
+                    None => UtMetadata::Reject { piece },
+                }
+            }
+            None => UtMetadata::Reject { piece },
+        };
+        self.write(ToWriter::Msg(reply.to_message(id)));
+    }
+}

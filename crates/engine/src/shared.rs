@@ -1,0 +1,117 @@
+//! State of one torrent that its peer tasks read without asking the torrent task: the info
+//! dictionary and piece store once known, and which pieces are verified.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use swarmfs_metainfo::{Bitfield, Info, InfoHash};
+use swarmfs_storage::PieceStore;
+use tokio::sync::watch;
+
+use crate::limit::RateLimit;
+
+/// A completion bitfield readable and writable from any task.
+#[derive(Debug)]
+pub(crate) struct HaveBits {
+    words: Vec<AtomicU64>,
+    len: u32,
+}
+
+impl HaveBits {
+    pub(crate) fn from_bitfield(bits: &Bitfield) -> Self {
+        let words = (0..bits.len().div_ceil(64))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        let me = Self {
+            words,
+            len: bits.len(),
+        };
+        for i in bits.ones() {
+            me.set(i);
+        }
+        me
+    }
+
+    pub(crate) fn get(&self, i: u32) -> bool {
+        i < self.len && self.words[(i / 64) as usize].load(Ordering::Acquire) & (1 << (i % 64)) != 0
+    }
+
+    pub(crate) fn set(&self, i: u32) {
+        if i < self.len {
+            self.words[(i / 64) as usize].fetch_or(1 << (i % 64), Ordering::AcqRel);
+        }
+    }
+
+    pub(crate) fn to_bitfield(&self) -> Bitfield {
+        let mut b = Bitfield::new(self.len);
+        for i in 0..self.len {
+            if self.get(i) {
+                b.set(i, true);
+            }
+        }
+        b
+    }
+}
+
+/// What exists once the info dictionary is known.
+#[derive(Debug)]
+pub(crate) struct Ready {
+    pub(crate) info: Arc<Info>,
+    /// The raw info dictionary, sliced to serve BEP 9 requests.
+    pub(crate) info_bytes: Bytes,
+    pub(crate) store: Arc<PieceStore>,
+    pub(crate) have: HaveBits,
+}
+
+/// Shared by a torrent task, its peer tasks and its handles.
+#[derive(Debug)]
+pub(crate) struct TorrentShared {
+    pub(crate) info_hash: InfoHash,
+    pub(crate) ready: OnceLock<Ready>,
+    /// Bumped on every verified piece and when the metadata arrives; closed when the torrent ends.
+    pub(crate) progress: watch::Sender<u64>,
+    pub(crate) uploaded: AtomicU64,
+    pub(crate) upload_limits: Vec<Arc<RateLimit>>,
+    pub(crate) download_limits: Vec<Arc<RateLimit>>,
+}
+
+impl TorrentShared {
+    pub(crate) fn new(
+        info_hash: InfoHash,
+        upload_limits: Vec<Arc<RateLimit>>,
+        download_limits: Vec<Arc<RateLimit>>,
+    ) -> Self {
+        Self {
+            info_hash,
+            ready: OnceLock::new(),
+            progress: watch::Sender::new(0),
+            uploaded: AtomicU64::new(0),
+            upload_limits,
+            download_limits,
+        }
+    }
+
+    pub(crate) fn bump(&self) {
+        self.progress.send_modify(|v| *v += 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn have_bits_round_trip() {
+        let mut b = Bitfield::new(130);
+        b.set(0, true);
+        b.set(64, true);
+        b.set(129, true);
+        let h = HaveBits::from_bitfield(&b);
+        assert!(h.get(64) && h.get(129) && !h.get(1) && !h.get(130));
+        h.set(5);
+        h.set(500);
+        b.set(5, true);
+        assert_eq!(h.to_bitfield(), b);
+    }
+}

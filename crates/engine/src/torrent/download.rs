@@ -1,0 +1,375 @@
+//! Downloading and verifying pieces: the picker and the per-peer pipelines driven by blocks,
+//! piece buffers hashed from memory, and what follows a verdict (have, events, bans, done).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sha1::{Digest, Sha1};
+use swarmfs_metainfo::{Info, PieceIndex};
+use swarmfs_proto::{
+    Block, BlockOutcome, Choker, ChokerConfig, PeerKey, Picker, PickerAction, Priority,
+};
+use swarmfs_storage::{PieceHashes, PieceStore, PieceStoreOptions, StoragePath};
+use swarmfs_wire::{BlockRequest, Message, Piece};
+
+use super::{Internal, Torrent};
+use crate::error::{AddError, TorrentError};
+use crate::event::TorrentEvent;
+use crate::peer::ToWriter;
+use crate::shared::{HaveBits, Ready};
+
+/// Download state that exists once the info dictionary is known.
+pub(super) struct Download {
+    pub(super) picker: Picker,
+    pub(super) choker: Choker,
+    /// Buffers of pieces being received, filled block by block.
+    bufs: HashMap<u32, Vec<u8>>,
+    done_reported: bool,
+    scratch: Vec<Block>,
+}
+
+impl Download {
+    pub(super) fn set_file_priority(
+        &mut self,
+        file: usize,
+        priority: Priority,
+    ) -> Result<(), TorrentError> {
+        let count = self.picker.geometry().file_count();
+        self.picker
+            .set_file_priority(file, priority)
+            .map_err(|_| TorrentError::NoSuchFile { index: file, count })?;
+        self.done_reported &= self.picker.is_done();
+        Ok(())
+    }
+
+    /// A reader waits for `len` bytes at `offset`: those pieces become urgent.
+    pub(super) fn read_at(&mut self, offset: u64, len: u64) {
+        let g = self.picker.geometry().clone();
+        let (Some(first), Some(last)) = (
+            g.piece_at(offset),
+            g.piece_at(
+                offset
+                    .saturating_add(len.max(1) - 1)
+                    .min(g.total_length() - 1),
+            ),
+        ) else {
+            return;
+        };
+        let now = Instant::now();
+        for p in first.get()..=last.get() {
+            if let Some(piece) = g.piece(p) {
+                let _ = self.picker.set_deadline(piece, now);
+            }
+        }
+    }
+
+    /// `(verified pieces, pieces, verified wanted bytes, wanted bytes)`.
+    pub(super) fn progress(&self) -> (u32, u32, u64, u64) {
+        let g = self.picker.geometry();
+        let (mut have, mut wanted) = (0u64, 0u64);
+        for piece in g.pieces() {
+            let len = u64::from(g.piece_len(piece));
+            let got = self.picker.have().get(piece.get());
+            if got || !self.picker.priority(piece).is_skip() {
+                wanted += len;
+                if got {
+                    have += len;
+                }
+            }
+        }
+        (
+            self.picker.have().count_ones(),
+            g.piece_count(),
+            have,
+            wanted,
+        )
+    }
+}
+
+impl Torrent {
+    /// Opens the piece store for `info`, marks what is already there, and starts downloading.
+    pub(super) async fn start_download(&mut self, info: Info) -> Result<(), AddError> {
+        let ready = open_ready(info, self.factory.clone(), &self.options).await?;
+        let mut picker = Picker::new(ready.info.geometry(), self.rng.next_u64());
+        for p in ready.store.verified().ones() {
+            if let Some(piece) = ready.info.geometry().piece(p) {
+                let _ = picker.mark_have(piece);
+            }
+        }
+        let mut cc = ChokerConfig::default();
+        cc.regular_slots = self.engine.config.unchoke_slots;
+        self.dl = Some(Download {
+            picker,
+            choker: Choker::new(cc),
+            bufs: HashMap::new(),
+            done_reported: false,
+            scratch: Vec::new(),
+        });
+        let have = ready.have.to_bitfield();
+        if self.shared.ready.set(ready).is_err() {
+            return Ok(()); // cannot happen: the torrent task sets it once
+        }
+        self.meta = None;
+        self.shared.bump();
+        self.emit(TorrentEvent::Metadata);
+        // Peers that connected before the metadata: tell them what we have, replay theirs.
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
+            for i in have.ones() {
+                p.send(Message::Have(i));
+            }
+            let early = std::mem::take(&mut p.early);
+            for ev in early {
+                self.on_availability(k, ev);
+            }
+        }
+        self.check_done();
+        self.choke_tick(Instant::now(), true);
+        Ok(())
+    }
+
+    pub(super) fn on_block(&mut self, key: PeerKey, msg: Piece) {
+        let Some(dl) = self.dl.as_mut() else {
+            return self.drop_peer(key, "block before metadata".into());
+        };
+        let g = dl.picker.geometry();
+        let Some(piece) = g.piece(msg.index) else {
+            return self.drop_peer(key, format!("block of piece {} out of range", msg.index));
+        };
+        let piece_len = g.piece_len(piece) as usize;
+        let block = Block {
+            piece,
+            offset: msg.begin,
+            len: msg.data.len() as u32,
+        };
+        let now = Instant::now();
+        let outcome = match dl.picker.handle_block(key, block) {
+            Ok(o) => o,
+            Err(e) => return self.drop_peer(key, e.to_string()),
+        };
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.pipeline.handle_block(now, block);
+        }
+        if let BlockOutcome::Accepted { piece_complete } = outcome {
+            self.dl_meter.add(now, u64::from(block.len));
+            let buf = dl
+                .bufs
+                .entry(msg.index)
+                .or_insert_with(|| vec![0u8; piece_len]);
+            let start = msg.begin as usize;
+            buf[start..start + msg.data.len()].copy_from_slice(&msg.data);
+            if piece_complete {
+                let buf = dl.bufs.remove(&msg.index).unwrap_or_default();
+                self.check_piece(piece, buf);
+            }
+        }
+        self.send_cancels();
+        self.fill(key);
+    }
+
+    pub(super) fn on_reject(&mut self, key: PeerKey, r: BlockRequest) {
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        let Some(piece) = dl.picker.geometry().piece(r.index) else {
+            return;
+        };
+        let block = Block {
+            piece,
+            offset: r.begin,
+            len: r.length,
+        };
+        if let Some(p) = self.peers.get_mut(&key) {
+            if p.pipeline.handle_cancelled(block) {
+                dl.picker.handle_request_failed(key, block);
+            }
+        }
+    }
+
+    fn send_cancels(&mut self) {
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        while let Some(a) = dl.picker.poll_action() {
+            if let PickerAction::Cancel { peer, block } = a {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.pipeline.handle_cancelled(block);
+                    p.send(Message::Cancel(BlockRequest {
+                        index: block.piece.get(),
+                        begin: block.offset,
+                        length: block.len,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Tops up `key`'s request queue. Requests go out in batches: only once a quarter of the
+    /// queue has drained (or it is empty), so that one socket write carries many of them.
+    pub(super) fn fill(&mut self, key: PeerKey) {
+        let (Some(dl), Some(p)) = (self.dl.as_mut(), self.peers.get_mut(&key)) else {
+            return;
+        };
+        if p.peer_choking || !p.am_interested {
+            return;
+        }
+        let now = Instant::now();
+        let depth = p.pipeline.depth(now) as usize;
+        let wants = p.pipeline.wants(now);
+        if wants == 0 || (p.pipeline.outstanding() > 0 && wants < depth / 4) {
+            return;
+        }
+        dl.scratch.clear();
+        dl.picker.pick(key, wants, &mut dl.scratch);
+        if dl.scratch.is_empty() {
+            return;
+        }
+        let mut reqs = Vec::with_capacity(dl.scratch.len());
+        for b in &dl.scratch {
+            p.pipeline.handle_sent(now, *b);
+            reqs.push(BlockRequest {
+                index: b.piece.get(),
+                begin: b.offset,
+                length: b.len,
+            });
+        }
+        let _ = p.tx.send(ToWriter::Requests(reqs));
+    }
+
+    pub(super) fn fill_all(&mut self) {
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            self.fill(k);
+        }
+    }
+
+    pub(super) fn after_events(&mut self) {
+        self.send_cancels();
+    }
+
+    /// Hashes a complete piece from memory on another task, writes it, and reports back.
+    fn check_piece(&mut self, piece: PieceIndex, buf: Vec<u8>) {
+        let Some(ready) = self.shared.ready.get() else {
+            return;
+        };
+        let Some(expected) = ready.store.hashes().get(piece.get()).copied() else {
+            return;
+        };
+        let store = ready.store.clone();
+        let tx = self.internal_tx.clone();
+        let reverify = self.options.resume;
+        self.engine.tasks.spawn(async move {
+            let ok = <[u8; 20]>::from(Sha1::digest(&buf)) == expected;
+            let mut error = None;
+            let mut verdict = ok;
+            if ok {
+                if let Err(e) = store.write_block(piece, 0, &buf).await {
+                    error = Some(format!("write piece {}: {e}", piece.get()));
+                    verdict = false;
+                } else if reverify {
+                    match store.verify_piece(piece).await {
+                        Ok(v) => verdict = v,
+                        Err(e) => {
+                            error = Some(format!("verify piece {}: {e}", piece.get()));
+                            verdict = false;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(Internal::Checked {
+                piece: piece.get(),
+                ok: verdict,
+                error,
+            });
+        });
+    }
+
+    pub(super) fn piece_checked(&mut self, index: u32, ok: bool, error: Option<String>) {
+        if let Some(e) = error {
+            self.emit(TorrentEvent::Error(e));
+        }
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        let Some(piece) = dl.picker.geometry().piece(index) else {
+            return;
+        };
+        if ok {
+            dl.picker.handle_hash_passed(piece);
+            if let Some(ready) = self.shared.ready.get() {
+                ready.have.set(index);
+            }
+            for p in self.peers.values() {
+                p.send(Message::Have(index));
+            }
+            self.shared.bump();
+            self.emit(TorrentEvent::PieceVerified(index));
+            self.check_done();
+        } else {
+            let suspects = dl.picker.handle_hash_failed(piece);
+            self.hash_failures += 1;
+            self.emit(TorrentEvent::HashFailed(index));
+            self.strike(&suspects);
+            self.fill_all();
+        }
+    }
+
+    pub(super) fn check_done(&mut self) {
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        if dl.picker.is_done() && !dl.done_reported {
+            dl.done_reported = true;
+            self.emit(TorrentEvent::Done);
+            self.update_interest();
+        }
+    }
+}
+
+/// Opens the piece store of `info` and, when asked, checks existing data.
+async fn open_ready(
+    info: Info,
+    factory: Arc<dyn swarmfs_storage::StorageFactory>,
+    options: &crate::config::TorrentOptions,
+) -> Result<Ready, AddError> {
+    let geometry = info.geometry().clone();
+    let mut paths = Vec::with_capacity(info.files().len());
+    for i in 0..info.files().len() {
+        let safe = info.storage_path(i).ok_or_else(|| AddError::Path {
+            index: i,
+            reason: "no path".into(),
+        })?;
+        let path = StoragePath::new(safe.components()).map_err(|e| AddError::Path {
+            index: i,
+            reason: e.to_string(),
+        })?;
+        paths.push(path);
+    }
+    let hashes = PieceHashes::new(info.piece_hashes().to_vec(), &geometry)?;
+    let mut store_options = PieceStoreOptions::default();
+    if options.resume {
+        let name = format!("{}.resume", info.info_hash().to_hex());
+        if let Ok(meta) = swarmfs_storage::MetaName::new(&name) {
+            store_options = PieceStoreOptions::with_resume(meta);
+        }
+    }
+    let (store, _report) = PieceStore::open(factory, geometry, &paths, hashes, store_options)
+        .await
+        .map_err(AddError::Storage)?;
+    if options.recheck {
+        store.recheck(&mut |_| {}).await?;
+    }
+    let have = HaveBits::from_bitfield(&store.verified());
+    let info_bytes = Bytes::copy_from_slice(info.as_bytes());
+    Ok(Ready {
+        info: Arc::new(info),
+        info_bytes,
+        store: Arc::new(store),
+        have,
+    })
+}

@@ -1,0 +1,81 @@
+//! Helpers shared by the engine's integration tests.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use swarmfs_engine::{Engine, TorrentHandle, TorrentOptions};
+use swarmfs_memory::MemoryStorage;
+use swarmfs_metainfo::{Info, TorrentBuilder};
+use swarmfs_storage::{StorageFactory, StoragePath};
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A single-file torrent of `data` named `file.bin`.
+pub fn info(data: &[u8], piece_length: u32) -> Info {
+    TorrentBuilder::new()
+        .piece_length(piece_length)
+        .build_single("file.bin", data)
+        .expect("build torrent")
+        .into_info()
+}
+
+/// A memory storage holding every file of `info` with the bytes of `data` (the stream).
+pub async fn filled_storage(info: &Info, data: &[u8]) -> Arc<MemoryStorage> {
+    let storage = MemoryStorage::factory();
+    for (i, f) in info.files().iter().enumerate() {
+        let safe = info.storage_path(i).expect("path");
+        let path = StoragePath::new(safe.components()).expect("storage path");
+        let file = storage.open(&path).await.expect("open");
+        let start = f.offset() as usize;
+        file.write_at(0, &data[start..start + f.length() as usize])
+            .await
+            .expect("write");
+    }
+    storage
+}
+
+/// An engine on loopback.
+pub async fn engine() -> Engine {
+    Engine::builder()
+        .idle_timeout(Duration::from_secs(30))
+        .build()
+        .await
+        .expect("engine")
+}
+
+/// A seeder of `data` on a fresh engine.
+pub async fn seeder(info: &Info, data: &[u8]) -> (Engine, TorrentHandle) {
+    let e = engine().await;
+    let storage = filled_storage(info, data).await;
+    let t = e
+        .add_info(info.clone(), storage, TorrentOptions::new().recheck(true))
+        .expect("add seeder");
+    timeout(t.wait_done()).await.expect("seeder complete");
+    (e, t)
+}
+
+/// Awaits `f` for at most 60 s.
+pub async fn timeout<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .expect("timed out")
+}
+
+/// Reads the whole torrent back.
+pub async fn read_all(t: &TorrentHandle, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    t.read_range(0, &mut buf).await.expect("read");
+    buf
+}
