@@ -8,7 +8,7 @@ use bendy::decoding::{DictDecoder as Dict, Object};
 use crate::bencode::{self, Writer};
 use crate::geometry::{Geometry, GeometryError, PieceIndex};
 use crate::infohash::InfoHash;
-use crate::path::{MAX_PATH_DEPTH, PathError, SafePath, check_unique};
+use crate::path::{MAX_PATH_DEPTH, MAX_PATH_LEN, PathError, SafePath, check_unique};
 
 /// Bounds applied while parsing; anything larger is refused before it costs memory or time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -273,7 +273,7 @@ impl Info {
     }
 
     /// The path of file `index` relative to the directory a client saves into: `name/path` for a
-    /// multi-file torrent, `name` for a single-file one.
+    /// multi-file torrent, `name` for a single-file one. `Some` for every index in range.
     pub fn storage_path(&self, index: usize) -> Option<SafePath> {
         let file = self.files.get(index)?;
         if self.multi_file {
@@ -450,6 +450,21 @@ impl<'s> Fields<'s> {
                 for (index, rf) in raw_files.into_iter().enumerate() {
                     let path = SafePath::from_byte_components(&rf.path)
                         .map_err(|source| InfoError::BadPath { index, source })?;
+                    // `name/path` must be a SafePath too, so `storage_path` always exists.
+                    let depth = rf.path.len() + 1;
+                    let len = name.len() + 1 + path.as_str().len();
+                    if depth > MAX_PATH_DEPTH {
+                        let max = MAX_PATH_DEPTH;
+                        let source = PathError::TooDeep { depth, max };
+                        return Err(InfoError::BadPath { index, source });
+                    }
+                    if len > MAX_PATH_LEN {
+                        let source = PathError::TooLong {
+                            len,
+                            max: MAX_PATH_LEN,
+                        };
+                        return Err(InfoError::BadPath { index, source });
+                    }
                     files.push(FileEntry {
                         path,
                         length: rf.length,

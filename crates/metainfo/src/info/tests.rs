@@ -418,6 +418,30 @@ fn files_list_errors() {
         err(&with_files(list(&[path_int]), None)),
         WrongType { key: "path" }
     );
+    // 64 components fit a SafePath, but not below the torrent's name.
+    let deep: Vec<Vec<u8>> = (0..MAX_PATH_DEPTH).map(|_| bstr(b"d")).collect();
+    let deep = dict(vec![("length", bint(1)), ("path", list(&deep))]);
+    assert_eq!(
+        err(&with_files(list(&[deep]), None)),
+        BadPath {
+            index: 0,
+            source: PathError::TooDeep {
+                depth: MAX_PATH_DEPTH + 1,
+                max: MAX_PATH_DEPTH
+            }
+        }
+    );
+    // 4 x 1023 + 3 separators = 4095 bytes fit; `d/` in front makes 4097.
+    let c = "x".repeat(1023);
+    let long: Vec<Vec<u8>> = (0..4).map(|_| bstr(c.as_bytes())).collect();
+    let long = dict(vec![("length", bint(1)), ("path", list(&long))]);
+    assert!(matches!(
+        err(&with_files(list(&[long]), None)),
+        BadPath {
+            index: 0,
+            source: PathError::TooLong { len: 4097, .. }
+        }
+    ));
     let deep: Vec<Vec<u8>> = (0..=MAX_PATH_DEPTH).map(|_| bstr(b"d")).collect();
     let deep = dict(vec![("length", bint(1)), ("path", list(&deep))]);
     assert!(matches!(
