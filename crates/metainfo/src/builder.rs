@@ -225,9 +225,16 @@ fn io_error(path: &Path, e: std::io::Error) -> BuildError {
 }
 
 fn file_name(path: &Path) -> Result<SafePath, BuildError> {
-    // `canonicalize` gives `.` and `dir/..` a real last component.
-    let full = fs::canonicalize(path).map_err(|e| io_error(path, e))?;
-    let name = full.file_name().ok_or(BuildError::Path(PathError::Empty))?;
+    // The name as given (a symlink keeps its own name); `.` and `..` have none, so they take the
+    // name of the directory they resolve to.
+    let full;
+    let name = match path.file_name() {
+        Some(name) => name,
+        None => {
+            full = fs::canonicalize(path).map_err(|e| io_error(path, e))?;
+            full.file_name().ok_or(BuildError::Path(PathError::Empty))?
+        }
+    };
     let name = name.to_str().ok_or_else(|| BuildError::NotUtf8 {
         path: path.to_path_buf(),
     })?;

@@ -191,6 +191,19 @@ fn directory_on_disk_matches_in_memory_entries() {
     let single = b.build_path(&root.join("top.bin")).unwrap();
     let mem = b.build_single("top.bin", &files[0].1).unwrap();
     assert_eq!(single, mem);
+    // A symlink keeps its own name; `dir/.` is named after `dir`.
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.bin");
+        std::os::unix::fs::symlink(root.join("top.bin"), &link).unwrap();
+        let linked = b.build_path(&link).unwrap();
+        assert_eq!(linked.info().name(), "link.bin");
+        assert_eq!(linked.info().piece_hashes(), mem.info().piece_hashes());
+        // A symlink to a directory (here a cycle) is skipped.
+        std::os::unix::fs::symlink(&root, root.join("loop")).unwrap();
+        assert_eq!(b.build_path(&root).unwrap(), on_disk);
+    }
+    assert_eq!(b.build_path(&root.join(".")).unwrap(), on_disk);
     // An empty directory holds nothing.
     assert!(matches!(
         b.build_path(&root.join("empty-dir")),
