@@ -58,6 +58,17 @@ pub trait RandomAccess: Send + Sync + fmt::Debug {
 
     /// Length and modification marker, or `None` when the file does not exist.
     async fn stamp(&self) -> Result<Option<FileStamp>, StorageError>;
+
+    /// The same read as [`RandomAccess::read_at`], done synchronously on the calling thread, for
+    /// backends whose reads are plain blocking system calls or memory copies; `None` when the
+    /// backend only reads asynchronously (the default).
+    ///
+    /// CPU-bound callers such as the piece store's hashing threads use it to read and hash on
+    /// the same thread, which keeps each buffer in that core's cache.
+    fn read_at_blocking(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), StorageError>> {
+        let _ = (offset, buf);
+        None
+    }
 }
 
 /// Opens the files of torrents and stores small metadata blobs beside them.

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sha1::{Digest, Sha1};
 use swarmfs_metainfo::{Geometry, PieceIndex};
@@ -61,6 +62,10 @@ type Job = (usize, [u8; 20], Vec<u8>);
 type Done = (usize, bool, Vec<u8>);
 
 /// Hashes `pieces` on `threads` hashing threads; returns one verdict per entry of `pieces`.
+///
+/// With backends that read synchronously, each thread reads and hashes its own pieces in small
+/// chunks (reads of one thread overlap the hashing of the others); otherwise one reader on the
+/// calling task feeds whole pieces to the hashing threads.
 pub(crate) async fn check_many(
     geometry: &Geometry,
     hashes: &PieceHashes,
@@ -79,6 +84,12 @@ pub(crate) async fn check_many(
         return Ok(verdicts);
     }
     let threads = threads.clamp(1, pieces.len());
+    if files
+        .iter()
+        .all(|f| f.read_at_blocking(0, &mut []).is_some())
+    {
+        return check_on_workers(geometry, hashes, files, pieces, threads, progress).await;
+    }
     let (job_tx, job_rx) = async_channel::bounded::<Job>(threads * 2);
     let (done_tx, done_rx) = async_channel::unbounded::<Done>();
     for _ in 0..threads {
@@ -141,4 +152,123 @@ pub(crate) async fn check_many(
         record(&mut state, j, ok);
     }
     Ok(verdicts)
+}
+
+/// Size of the chunks a worker reads and hashes: small enough to stay in the core's cache.
+const CHUNK: usize = 64 * 1024;
+
+enum Verdict {
+    Piece(usize, bool),
+    Failed(StorageError),
+}
+
+/// Read-and-hash on `threads` worker threads (synchronous reads), pieces handed out in order.
+async fn check_on_workers(
+    geometry: &Geometry,
+    hashes: &PieceHashes,
+    files: &[Arc<dyn RandomAccess>],
+    pieces: &[PieceIndex],
+    threads: usize,
+    progress: &mut (dyn FnMut(RecheckProgress) + Send),
+) -> Result<Vec<bool>, StorageError> {
+    let shared = Arc::new(WorkerShared {
+        geometry: geometry.clone(),
+        hashes: hashes.clone(),
+        files: files.to_vec(),
+        pieces: pieces.to_vec(),
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    });
+    let (done_tx, done_rx) = async_channel::unbounded::<Verdict>();
+    for _ in 0..threads {
+        let shared = shared.clone();
+        let done_tx = done_tx.clone();
+        std::thread::Builder::new()
+            .name("swarmfs-hash".into())
+            .spawn(move || shared.work(&done_tx))
+            .map_err(|e| StorageError::io("hashing thread", e))?;
+    }
+    drop(done_tx);
+    let mut state = RecheckProgress {
+        total: pieces.len() as u32,
+        ..RecheckProgress::default()
+    };
+    let mut verdicts = vec![false; pieces.len()];
+    while state.checked < state.total {
+        match done_rx.recv().await {
+            Ok(Verdict::Piece(i, ok)) => {
+                verdicts[i] = ok;
+                state.checked += 1;
+                state.valid += u32::from(ok);
+                state.bytes += u64::from(geometry.piece_len(pieces[i]));
+                progress(state);
+            }
+            Ok(Verdict::Failed(e)) => {
+                shared.stop.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Err(_) => {
+                return Err(StorageError::io(
+                    "hashing thread",
+                    io::Error::other("hashing thread ended"),
+                ));
+            }
+        }
+    }
+    Ok(verdicts)
+}
+
+struct WorkerShared {
+    geometry: Geometry,
+    hashes: PieceHashes,
+    files: Vec<Arc<dyn RandomAccess>>,
+    pieces: Vec<PieceIndex>,
+    next: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl WorkerShared {
+    fn work(&self, done: &async_channel::Sender<Verdict>) {
+        let mut buf = vec![0u8; CHUNK];
+        while !self.stop.load(Ordering::Relaxed) {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&piece) = self.pieces.get(i) else {
+                return;
+            };
+            let verdict = match self.hash_piece(piece, &mut buf) {
+                Ok(ok) => Verdict::Piece(i, ok),
+                Err(e) => Verdict::Failed(e),
+            };
+            if done.send_blocking(verdict).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// `Ok(false)` for a mismatch or missing bytes.
+    fn hash_piece(&self, piece: PieceIndex, buf: &mut [u8]) -> Result<bool, StorageError> {
+        let mut h = Sha1::new();
+        let len = self.geometry.piece_len(piece);
+        for span in self.geometry.spans(piece, 0, len) {
+            let file = &self.files[span.file_index];
+            let mut done = 0u64;
+            while done < u64::from(span.len) {
+                let n = (u64::from(span.len) - done).min(CHUNK as u64) as usize;
+                let part = &mut buf[..n];
+                match file.read_at_blocking(span.file_offset + done, part) {
+                    Some(Ok(())) => h.update(&*part),
+                    Some(Err(e)) if e.is_out_of_bounds() => return Ok(false),
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        return Err(StorageError::io(
+                            "hashing thread",
+                            io::Error::other("backend stopped reading synchronously"),
+                        ));
+                    }
+                }
+                done += n as u64;
+            }
+        }
+        Ok(self.hashes.get(piece.get()) == Some(&h.finalize().into()))
+    }
 }

@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             conformance_piece_store_blocks => piece_store_blocks,
             conformance_piece_store_resume => piece_store_resume,
             conformance_piece_store_recheck => piece_store_recheck,
+            conformance_piece_store_recheck_async_reads => piece_store_recheck_async_reads,
             conformance_piece_store_truncated_behind_back => piece_store_truncated_behind_back,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -657,4 +658,55 @@ pub async fn piece_store_truncated_behind_back(factory: Arc<dyn StorageFactory>)
     assert_eq!(report.changed_files, vec![2]);
     assert_eq!((report.trusted, report.dropped), (0, 1));
     assert_eq!(store.verified().count_ones(), 0);
+}
+
+/// [`piece_store_recheck`] with the backend's synchronous reads hidden, so the re-check takes the
+/// reader-and-hashing-threads path that asynchronous-only backends get.
+pub async fn piece_store_recheck_async_reads(factory: Arc<dyn StorageFactory>) {
+    piece_store_recheck(Arc::new(AsyncOnly(factory))).await;
+}
+
+/// Wraps a factory so that its files do not offer [`RandomAccess::read_at_blocking`].
+#[derive(Debug)]
+struct AsyncOnly(Arc<dyn StorageFactory>);
+
+#[derive(Debug)]
+struct AsyncOnlyFile(Arc<dyn RandomAccess>);
+
+#[async_trait::async_trait]
+impl StorageFactory for AsyncOnly {
+    async fn open(&self, path: &StoragePath) -> Result<Arc<dyn RandomAccess>, StorageError> {
+        Ok(Arc::new(AsyncOnlyFile(self.0.open(path).await?)))
+    }
+    async fn load_meta(&self, n: &MetaName, max: usize) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.load_meta(n, max).await
+    }
+    async fn store_meta(&self, n: &MetaName, data: &[u8]) -> Result<(), StorageError> {
+        self.0.store_meta(n, data).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RandomAccess for AsyncOnlyFile {
+    async fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.0.read_at(offset, buf).await
+    }
+    async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        self.0.write_at(offset, data).await
+    }
+    async fn len(&self) -> Result<u64, StorageError> {
+        self.0.len().await
+    }
+    async fn set_len(&self, len: u64) -> Result<(), StorageError> {
+        self.0.set_len(len).await
+    }
+    async fn delete_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
+        self.0.delete_range(offset, len).await
+    }
+    async fn sync(&self) -> Result<(), StorageError> {
+        self.0.sync().await
+    }
+    async fn stamp(&self) -> Result<Option<crate::FileStamp>, StorageError> {
+        self.0.stamp().await
+    }
 }

@@ -142,23 +142,11 @@ impl FileHandle {
 #[async_trait]
 impl RandomAccess for FileHandle {
     async fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        checked_end(&self.path, offset, buf.len() as u64)?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let Some(f) = self.file(false)? else {
-            return Err(self.short(offset, buf.len(), 0));
-        };
-        let mut done = 0;
-        while done < buf.len() {
-            match f.read_at(&mut buf[done..], offset + done as u64) {
-                Ok(0) => return Err(self.short(offset, buf.len(), self.file_len(&f)?)),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.io(e)),
-            }
-        }
-        Ok(())
+        self.read_sync(offset, buf)
+    }
+
+    fn read_at_blocking(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), StorageError>> {
+        Some(self.read_sync(offset, buf))
     }
 
     async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
@@ -226,6 +214,26 @@ impl RandomAccess for FileHandle {
 }
 
 impl FileHandle {
+    fn read_sync(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        checked_end(&self.path, offset, buf.len() as u64)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let Some(f) = self.file(false)? else {
+            return Err(self.short(offset, buf.len(), 0));
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            match f.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => return Err(self.short(offset, buf.len(), self.file_len(&f)?)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io(e)),
+            }
+        }
+        Ok(())
+    }
+
     fn missing(&self) -> StorageError {
         self.io(std::io::Error::from(std::io::ErrorKind::NotFound))
     }

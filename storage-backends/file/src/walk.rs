@@ -4,7 +4,9 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, fstat, fsync, mkdirat, openat, statat};
+use rustix::fs::{
+    Advice, AtFlags, CWD, FileType, Mode, OFlags, fadvise, fstat, fsync, mkdirat, openat, statat,
+};
 use rustix::io::Errno;
 use swarmfs_storage::{FileStamp, StorageError, StoragePath};
 
@@ -117,6 +119,9 @@ pub(crate) fn open_file(
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(refused(path, "not a regular file"));
     }
+    // Torrent data is mostly read in long runs (re-checks, seeding whole pieces): ask for the
+    // larger read-ahead window. Advisory only, so a failure is ignored.
+    let _ = fadvise(&fd, 0, None, Advice::Sequential);
     Ok(Some(File::from(fd)))
 }
 

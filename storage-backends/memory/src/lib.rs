@@ -109,6 +109,21 @@ struct MemFile {
 }
 
 impl MemFile {
+    fn read_sync(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        let end = checked_end(&self.path, offset, buf.len() as u64)?;
+        let s = self.read();
+        if end > s.len {
+            return Err(StorageError::OutOfBounds {
+                path: self.path.to_string(),
+                offset,
+                len: buf.len() as u64,
+                file_len: s.len,
+            });
+        }
+        s.read(offset, buf);
+        Ok(())
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Sparse> {
         self.data.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -125,18 +140,11 @@ impl MemFile {
 #[async_trait]
 impl RandomAccess for MemFile {
     async fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        let end = checked_end(&self.path, offset, buf.len() as u64)?;
-        let s = self.read();
-        if end > s.len {
-            return Err(StorageError::OutOfBounds {
-                path: self.path.to_string(),
-                offset,
-                len: buf.len() as u64,
-                file_len: s.len,
-            });
-        }
-        s.read(offset, buf);
-        Ok(())
+        self.read_sync(offset, buf)
+    }
+
+    fn read_at_blocking(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), StorageError>> {
+        Some(self.read_sync(offset, buf))
     }
 
     async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
