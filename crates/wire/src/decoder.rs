@@ -10,6 +10,9 @@ use crate::message::{BlockRequest, Extended, Message, MessageKind, Piece, id};
 /// ut_metadata piece, or the bitfield of a torrent with 8 million pieces.
 pub const DEFAULT_MAX_FRAME_LEN: u32 = 1 << 20;
 
+/// How far ahead of the received bytes [`MessageDecoder::decode`] reserves buffer space.
+const RESERVE_STEP: usize = 64 << 10;
+
 /// Why bytes are not a peer message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -86,12 +89,14 @@ impl MessageDecoder {
     ///
     /// Payloads (`bitfield`, `piece` data, extended payloads) are split off `buf` and frozen,
     /// so they share its memory. Returns `Ok(None)` when `buf` does not yet hold a whole
-    /// message (having reserved room for the rest, at most the limit), else the message and
+    /// message (having reserved room for more of it, at most 64 KiB), else the message and
     /// the number of bytes it took, length prefix included.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<(Message, usize)>, DecodeError> {
         let Some(total) = self.frame_total(buf)? else {
             if let Some(total) = self.peek_total(buf) {
-                buf.reserve(total - buf.len());
+                // Room for the rest, but no more than RESERVE_STEP ahead of the bytes that
+                // arrived: a peer that announces a large frame and stalls costs little.
+                buf.reserve((total - buf.len()).min(RESERVE_STEP));
             }
             return Ok(None);
         };
