@@ -12,18 +12,35 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod bencode;
+mod bep42;
+mod builder;
 mod compact;
 mod decode;
+mod dht;
 mod error;
 mod id;
 mod item;
+mod item_store;
+mod lookup;
 mod message;
+mod node;
+mod peer_store;
+mod routing;
+mod server;
+mod token;
 mod value;
 
+pub use bep42::{is_exempt as is_bep42_exempt, is_valid_node_id, node_id_for_ip};
+pub use builder::DhtBuilder;
 pub use compact::NodeInfo;
 pub use decode::{MAX_DATAGRAM_LEN, MAX_TOKEN_LEN, MAX_TRANSACTION_ID_LEN};
+pub use dht::{Dht, DhtError, PeerStream, PutResult};
 pub use error::{DecodeError, ErrorCode, FieldError};
 pub use id::Id;
 pub use item::{ImmutableItem, ItemError, MAX_SALT_LEN, MutableItem, mutable_target, signable};
+pub use item_store::Item;
+pub use lookup::{LookupOutcome, StoreError};
 pub use message::{Body, ErrorReply, Message, MutablePut, PutRequest, Query, QueryKind, Response};
+pub use node::{ALPHA, Config, Event, Node, OpId, Stats, Transmit};
+pub use routing::{K, Liveness};
 pub use value::{MAX_VALUE_LEN, Value, ValueError};

@@ -1,0 +1,418 @@
+//! The tokio driver: one task owns the UDP socket and the sans-IO [`Node`]; [`Dht`] is a cheap
+//! handle that sends it commands.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant as TokioInstant;
+
+use crate::builder::DhtBuilder;
+use crate::compact::NodeInfo;
+use crate::id::Id;
+use crate::item::{ImmutableItem, MutableItem};
+use crate::item_store::Item;
+use crate::lookup::{LookupOutcome, StoreError};
+use crate::node::{Config, Event, Node, OpId, Stats};
+use crate::value::Value;
+
+/// Errors of the async API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DhtError {
+    /// Binding or reading the socket failed.
+    #[error("dht socket error on {addr}: {source}")]
+    Io {
+        /// The address bound.
+        addr: SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The driver task has stopped.
+    #[error("dht node is shut down")]
+    Shutdown,
+    /// The node did not answer a ping.
+    #[error("no answer from {addr}")]
+    NoAnswer {
+        /// The node pinged.
+        addr: SocketAddr,
+    },
+    /// No node accepted an `announce_peer` or `put`.
+    #[error("no node stored the item or announce ({} errors)", errors.len())]
+    NotStored {
+        /// Error replies received.
+        errors: Vec<StoreError>,
+    },
+}
+
+/// The result of a successful `put`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutResult {
+    /// The item's target.
+    pub target: Id,
+    /// Nodes that stored it.
+    pub stored: usize,
+    /// Nodes that refused it (e.g. 301, 302).
+    pub errors: Vec<StoreError>,
+}
+
+/// Peers of a torrent as a `get_peers` lookup finds them. Ends when the lookup ends.
+#[derive(Debug)]
+pub struct PeerStream {
+    rx: mpsc::UnboundedReceiver<Vec<SocketAddr>>,
+    buffered: std::vec::IntoIter<SocketAddr>,
+}
+
+impl PeerStream {
+    /// The next peer, or `None` when the lookup is over.
+    pub async fn next(&mut self) -> Option<SocketAddr> {
+        loop {
+            if let Some(peer) = self.buffered.next() {
+                return Some(peer);
+            }
+            self.buffered = self.rx.recv().await?.into_iter();
+        }
+    }
+
+    /// Every peer until the lookup ends.
+    pub async fn collect(mut self) -> Vec<SocketAddr> {
+        let mut out = Vec::new();
+        while let Some(peer) = self.next().await {
+            out.push(peer);
+        }
+        out
+    }
+}
+
+enum Op {
+    Ping(SocketAddr),
+    FindNode(Id),
+    GetPeers(Id),
+    Announce(Id, Option<u16>),
+    GetImmutable(Id),
+    GetMutable([u8; 32], Vec<u8>),
+    PutImmutable(ImmutableItem),
+    PutMutable(MutableItem, Option<i64>),
+}
+
+enum Command {
+    Start {
+        op: Op,
+        done: oneshot::Sender<LookupOutcome>,
+        peers: Option<mpsc::UnboundedSender<Vec<SocketAddr>>>,
+    },
+    Bootstrapped(oneshot::Sender<usize>),
+    Stats(oneshot::Sender<Stats>),
+    RoutingNodes(oneshot::Sender<Vec<NodeInfo>>),
+}
+
+/// A running DHT node (a handle; clones share the node).
+#[derive(Debug, Clone)]
+pub struct Dht {
+    commands: mpsc::UnboundedSender<Command>,
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    local_addr: SocketAddr,
+    id: Id,
+}
+
+impl Dht {
+    /// A builder with loopback defaults.
+    pub fn builder() -> DhtBuilder {
+        DhtBuilder::default()
+    }
+
+    pub(crate) async fn start(bind: SocketAddr, config: Config) -> Result<Dht, DhtError> {
+        let io = |source| DhtError::Io { addr: bind, source };
+        let socket = UdpSocket::bind(bind).await.map_err(io)?;
+        let local_addr = socket.local_addr().map_err(io)?;
+        let mut node = Node::new(config, now());
+        let bootstrap = node.bootstrap(now());
+        let id = node.id();
+        let (commands, rx) = mpsc::unbounded_channel();
+        let driver = Driver {
+            node,
+            socket,
+            commands: rx,
+            waiters: HashMap::new(),
+            bootstrap: Some(bootstrap),
+            bootstrap_waiters: Vec::new(),
+        };
+        let task = tokio::spawn(driver.run());
+        Ok(Dht {
+            commands,
+            task: Arc::new(Mutex::new(Some(task))),
+            local_addr,
+            id,
+        })
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Our node id.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// Waits for the initial bootstrap lookup; returns the routing table size.
+    pub async fn bootstrapped(&self) -> Result<usize, DhtError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Bootstrapped(tx))?;
+        rx.await.map_err(|_| DhtError::Shutdown)
+    }
+
+    /// Pings a node; returns its id.
+    pub async fn ping(&self, addr: SocketAddr) -> Result<Id, DhtError> {
+        let outcome = self.run(Op::Ping(addr)).await?;
+        outcome
+            .closest
+            .first()
+            .map(|n| n.id)
+            .ok_or(DhtError::NoAnswer { addr })
+    }
+
+    /// The closest nodes to `target` that answered.
+    pub async fn find_node(&self, target: Id) -> Result<Vec<NodeInfo>, DhtError> {
+        Ok(self.run(Op::FindNode(target)).await?.closest)
+    }
+
+    /// Starts a `get_peers` lookup; peers stream in as they are found.
+    pub fn get_peers(&self, info_hash: Id) -> Result<PeerStream, DhtError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (done, _) = oneshot::channel();
+        self.send(Command::Start {
+            op: Op::GetPeers(info_hash),
+            done,
+            peers: Some(tx),
+        })?;
+        Ok(PeerStream {
+            rx,
+            buffered: Vec::new().into_iter(),
+        })
+    }
+
+    /// Announces us as a peer of `info_hash` on `port` (`None`: this socket's port). Returns the
+    /// number of nodes that accepted it.
+    pub async fn announce_peer(&self, info_hash: Id, port: Option<u16>) -> Result<usize, DhtError> {
+        let outcome = self.run(Op::Announce(info_hash, port)).await?;
+        if outcome.stored == 0 {
+            return Err(DhtError::NotStored {
+                errors: outcome.errors,
+            });
+        }
+        Ok(outcome.stored)
+    }
+
+    /// Fetches an immutable item's value.
+    pub async fn get_immutable(&self, target: Id) -> Result<Option<Value>, DhtError> {
+        Ok(match self.run(Op::GetImmutable(target)).await?.item {
+            Some(Item::Immutable(item)) => Some(item.value().clone()),
+            _ => None,
+        })
+    }
+
+    /// Stores an immutable value; its target is SHA-1 of the value.
+    pub async fn put_immutable(&self, value: Value) -> Result<PutResult, DhtError> {
+        let item = ImmutableItem::new(value);
+        let target = item.target();
+        put_result(target, self.run(Op::PutImmutable(item)).await?)
+    }
+
+    /// The highest-seq mutable item of `key` and `salt` found (signature verified).
+    pub async fn get_mutable(
+        &self,
+        key: &[u8; 32],
+        salt: &[u8],
+    ) -> Result<Option<MutableItem>, DhtError> {
+        Ok(
+            match self.run(Op::GetMutable(*key, salt.to_vec())).await?.item {
+                Some(Item::Mutable(item)) => Some(item),
+                _ => None,
+            },
+        )
+    }
+
+    /// Stores a signed mutable item; with `cas`, nodes holding another seq refuse it (301).
+    pub async fn put_mutable(
+        &self,
+        item: MutableItem,
+        cas: Option<i64>,
+    ) -> Result<PutResult, DhtError> {
+        let target = item.target();
+        put_result(target, self.run(Op::PutMutable(item, cas)).await?)
+    }
+
+    /// Counters of the node.
+    pub async fn stats(&self) -> Result<Stats, DhtError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Stats(tx))?;
+        rx.await.map_err(|_| DhtError::Shutdown)
+    }
+
+    /// The routing table's nodes (persist them for a warm restart).
+    pub async fn routing_nodes(&self) -> Result<Vec<NodeInfo>, DhtError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::RoutingNodes(tx))?;
+        rx.await.map_err(|_| DhtError::Shutdown)
+    }
+
+    /// Stops the driver task and waits for it to end. Pending operations fail with
+    /// [`DhtError::Shutdown`].
+    pub async fn shutdown(&self) {
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// True once the driver task has ended.
+    pub fn is_shut_down(&self) -> bool {
+        self.commands.is_closed()
+    }
+
+    fn send(&self, command: Command) -> Result<(), DhtError> {
+        self.commands.send(command).map_err(|_| DhtError::Shutdown)
+    }
+
+    async fn run(&self, op: Op) -> Result<LookupOutcome, DhtError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Command::Start {
+            op,
+            done,
+            peers: None,
+        })?;
+        rx.await.map_err(|_| DhtError::Shutdown)
+    }
+}
+
+fn put_result(target: Id, outcome: LookupOutcome) -> Result<PutResult, DhtError> {
+    if outcome.stored == 0 {
+        return Err(DhtError::NotStored {
+            errors: outcome.errors,
+        });
+    }
+    Ok(PutResult {
+        target,
+        stored: outcome.stored,
+        errors: outcome.errors,
+    })
+}
+
+fn now() -> std::time::Instant {
+    TokioInstant::now().into_std()
+}
+
+struct Waiter {
+    done: oneshot::Sender<LookupOutcome>,
+    peers: Option<mpsc::UnboundedSender<Vec<SocketAddr>>>,
+}
+
+struct Driver {
+    node: Node,
+    socket: UdpSocket,
+    commands: mpsc::UnboundedReceiver<Command>,
+    waiters: HashMap<OpId, Waiter>,
+    bootstrap: Option<OpId>,
+    bootstrap_waiters: Vec<oneshot::Sender<usize>>,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            self.flush().await;
+            let deadline = self.node.poll_timeout().map(TokioInstant::from_std);
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((len, from)) => self.node.handle_datagram(now(), from, &buf[..len]),
+                    Err(error) => tracing::debug!(%error, "dht recv error"),
+                },
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                () = sleep_until(deadline) => self.node.handle_timeout(now()),
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.node.poll_transmit() {
+            if let Err(error) = self.socket.send_to(&transmit.payload, transmit.to).await {
+                tracing::debug!(to = %transmit.to, %error, "dht send error");
+            }
+        }
+        while let Some(event) = self.node.poll_event() {
+            match event {
+                Event::Peers { op, peers } => {
+                    if let Some(tx) = self.waiters.get(&op).and_then(|w| w.peers.as_ref()) {
+                        let _ = tx.send(peers);
+                    }
+                }
+                Event::Finished { op, outcome } => {
+                    if self.bootstrap == Some(op) {
+                        self.bootstrap = None;
+                        let size = self.node.stats().routing_nodes;
+                        for waiter in self.bootstrap_waiters.drain(..) {
+                            let _ = waiter.send(size);
+                        }
+                    }
+                    if let Some(waiter) = self.waiters.remove(&op) {
+                        let _ = waiter.done.send(outcome);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let at = now();
+        let (op, done, peers) = match command {
+            Command::Start { op, done, peers } => (op, done, peers),
+            Command::Bootstrapped(tx) => {
+                if self.bootstrap.is_some() {
+                    self.bootstrap_waiters.push(tx);
+                } else {
+                    let _ = tx.send(self.node.stats().routing_nodes);
+                }
+                return;
+            }
+            Command::Stats(tx) => {
+                let _ = tx.send(self.node.stats());
+                return;
+            }
+            Command::RoutingNodes(tx) => {
+                let _ = tx.send(self.node.routing_nodes(at));
+                return;
+            }
+        };
+        let node = &mut self.node;
+        let id = match op {
+            Op::Ping(addr) => node.ping(at, addr),
+            Op::FindNode(target) => node.find_node(at, target),
+            Op::GetPeers(info_hash) => node.get_peers(at, info_hash),
+            Op::Announce(info_hash, port) => node.announce_peer(at, info_hash, port),
+            Op::GetImmutable(target) => node.get_immutable(at, target),
+            Op::GetMutable(key, salt) => node.get_mutable(at, &key, &salt),
+            Op::PutImmutable(item) => node.put_immutable(at, item),
+            Op::PutMutable(item, cas) => node.put_mutable(at, item, cas),
+        };
+        self.waiters.insert(id, Waiter { done, peers });
+    }
+}
+
+async fn sleep_until(deadline: Option<TokioInstant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,4 @@
+//! Shared test harnesses.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+pub mod sim;
