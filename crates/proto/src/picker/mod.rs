@@ -161,6 +161,8 @@ pub struct Picker {
     avail: Vec<u32>,
     /// Peers that have everything (counted once here instead of once per piece).
     seeds: u32,
+    /// Pieces neither verified nor skipped.
+    wanted_missing: u32,
     status: Vec<Status>,
     buckets: Buckets,
     active: Vec<PieceDl>,
@@ -191,6 +193,7 @@ impl Picker {
             file_priority: vec![Priority::NORMAL; geometry.file_count()],
             avail: vec![0; n as usize],
             seeds: 0,
+            wanted_missing: n,
             status: vec![Status::Idle; n as usize],
             buckets,
             active: Vec::new(),
@@ -224,8 +227,7 @@ impl Picker {
 
     /// Whether every piece not skipped is verified.
     pub fn is_done(&self) -> bool {
-        (0..self.geometry.piece_count())
-            .all(|p| self.have.get(p) || self.priority[p as usize].is_skip())
+        self.wanted_missing == 0
     }
 
     /// The priority of `piece`.
@@ -453,8 +455,7 @@ impl Picker {
         priority: Priority,
     ) -> Result<(), PickerError> {
         let p = self.check_piece(piece)?;
-        self.priority[p as usize] = priority;
-        self.rebucket(p);
+        self.set_priority_of(p, priority);
         Ok(())
     }
 
@@ -484,8 +485,7 @@ impl Picker {
                 .map(|s| self.file_priority[s.file_index])
                 .max()
                 .unwrap_or(Priority::SKIP);
-            self.priority[p as usize] = best;
-            self.rebucket(p);
+            self.set_priority_of(p, best);
         }
         Ok(())
     }
@@ -498,8 +498,7 @@ impl Picker {
             return Ok(());
         }
         if self.priority[p as usize].is_skip() {
-            self.priority[p as usize] = Priority::NORMAL;
-            self.rebucket(p);
+            self.set_priority_of(p, Priority::NORMAL);
         }
         if let Some(old) = self.deadline_of.insert(p, at) {
             self.deadlines.remove(&(old, p));
@@ -546,6 +545,18 @@ impl Picker {
             });
         }
         Ok(piece.get())
+    }
+
+    fn set_priority_of(&mut self, p: u32, priority: Priority) {
+        let old = std::mem::replace(&mut self.priority[p as usize], priority);
+        if !self.have.get(p) {
+            match (old.is_skip(), priority.is_skip()) {
+                (true, false) => self.wanted_missing += 1,
+                (false, true) => self.wanted_missing -= 1,
+                _ => {}
+            }
+        }
+        self.rebucket(p);
     }
 
     fn is_wanted(&self, p: u32) -> bool {
@@ -595,7 +606,9 @@ impl Picker {
             self.remove_active(p);
         }
         self.buckets.remove(p);
-        self.have.set(p, true);
+        if !self.have.set(p, true) && !self.priority[p as usize].is_skip() {
+            self.wanted_missing -= 1;
+        }
         self.status[p as usize] = Status::Have;
         if let Some(at) = self.deadline_of.remove(&p) {
             self.deadlines.remove(&(at, p));
@@ -633,7 +646,9 @@ impl Picker {
 
     fn take_free(&mut self, i: usize, peer: PeerKey, max: usize, out: &mut Vec<Block>) -> usize {
         self.scratch.clear();
-        let n = self.active[i].take_free(peer, max, &mut self.scratch);
+        let p = self.active[i].piece as usize;
+        let sole_source = self.avail[p] + self.seeds <= 1;
+        let n = self.active[i].take_free(peer, max, sole_source, &mut self.scratch);
         self.emit(self.active[i].piece, out);
         n
     }

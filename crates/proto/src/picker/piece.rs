@@ -69,7 +69,14 @@ impl PieceDl {
     }
 
     /// Marks up to `max` free blocks as requested by `peer`, appending their indices to `out`.
-    pub(crate) fn take_free(&mut self, peer: PeerKey, max: usize, out: &mut Vec<u32>) -> usize {
+    /// Blocks `peer` failed to deliver are skipped unless `sole_source` (nobody else has them).
+    pub(crate) fn take_free(
+        &mut self,
+        peer: PeerKey,
+        max: usize,
+        sole_source: bool,
+        out: &mut Vec<u32>,
+    ) -> usize {
         let mut taken = 0;
         if self.free == 0 {
             return 0;
@@ -78,7 +85,7 @@ impl PieceDl {
             if taken == max {
                 break;
             }
-            if *b == BlockState::Free && !self.avoid.contains(&(i as u32, peer)) {
+            if *b == BlockState::Free && (sole_source || !self.avoid.contains(&(i as u32, peer))) {
                 *b = BlockState::Requested(peer);
                 out.push(i as u32);
                 taken += 1;
@@ -178,7 +185,9 @@ impl PieceDl {
     /// Like [`release_block`](Self::release_block), and `peer` is not given the block again.
     pub(crate) fn fail_block(&mut self, peer: PeerKey, index: u32) -> bool {
         let released = self.release_block(peer, index);
-        if released && self.avoid.len() < self.blocks.len() * 4 {
+        if released {
+            // Only the latest peer to fail a block avoids it: bounded, and never starves it.
+            self.avoid.retain(|&(i, _)| i != index);
             self.avoid.push((index, peer));
         }
         released
@@ -223,13 +232,13 @@ mod tests {
     fn free_requested_received_and_release() {
         let mut d = PieceDl::new(0, 4);
         let mut out = Vec::new();
-        assert_eq!(d.take_free(A, 3, &mut out), 3);
+        assert_eq!(d.take_free(A, 3, false, &mut out), 3);
         assert_eq!(out, vec![0, 1, 2]);
         assert_eq!(d.free(), 1);
         assert_eq!(d.release_peer(A), 3);
         assert_eq!(d.free(), 4);
         out.clear();
-        d.take_free(B, 10, &mut out);
+        d.take_free(B, 10, false, &mut out);
         assert_eq!(d.free(), 0);
         let mut cancel = Vec::new();
         for i in 0..4 {
@@ -245,7 +254,7 @@ mod tests {
     fn endgame_duplicates_cancel_and_promote() {
         let mut d = PieceDl::new(0, 2);
         let mut out = Vec::new();
-        d.take_free(A, 2, &mut out);
+        d.take_free(A, 2, false, &mut out);
         out.clear();
         assert_eq!(d.take_busy(B, 2, 10, &mut out), 2);
         assert_eq!(d.take_busy(C, 2, 10, &mut out), 0, "two requesters max");
@@ -268,13 +277,18 @@ mod tests {
     fn failed_block_is_not_given_back_to_the_same_peer() {
         let mut d = PieceDl::new(0, 2);
         let mut out = Vec::new();
-        d.take_free(A, 1, &mut out);
+        d.take_free(A, 1, false, &mut out);
         assert!(d.fail_block(A, 0));
         out.clear();
-        assert_eq!(d.take_free(A, 2, &mut out), 1);
+        assert_eq!(d.take_free(A, 2, false, &mut out), 1);
         assert_eq!(out, vec![1]);
         out.clear();
-        assert_eq!(d.take_free(B, 2, &mut out), 1);
+        assert_eq!(d.take_free(B, 2, false, &mut out), 1);
         assert_eq!(out, vec![0]);
+        // B fails it too: now only B avoids it, and a sole source gets it regardless.
+        assert!(d.fail_block(B, 0));
+        out.clear();
+        assert_eq!(d.take_free(B, 2, false, &mut out), 0);
+        assert_eq!(d.take_free(B, 2, true, &mut out), 1);
     }
 }

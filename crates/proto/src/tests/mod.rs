@@ -4,5 +4,6 @@ mod choker;
 mod metadata;
 mod picker;
 mod pipeline;
+mod props;
 mod swarm;
 mod util;
