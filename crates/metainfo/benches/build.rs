@@ -130,30 +130,36 @@ fn build(cores: usize) {
     println!("payload: {mib} MiB file in {}", dir.path().display());
     let mut hash = None;
     for threads in [cores, 1] {
-        for round in 0..2 {
+        // Best of three: the machine may be shared.
+        let mut best = f64::MAX;
+        let mut shape = (0, 0);
+        for _ in 0..3 {
             let mut b = TorrentBuilder::new();
             b.threads(threads);
             let start = Instant::now();
             let t = b.build_path(&path).expect("build");
-            let secs = start.elapsed().as_secs_f64();
+            best = best.min(start.elapsed().as_secs_f64());
             assert_eq!(*hash.get_or_insert(t.info_hash()), t.info_hash());
-            println!(
-                "build from disk, {threads} thread(s), run {round}: {:.0} MiB/s ({:.2} s, piece {} KiB, {} pieces)",
-                mib as f64 / secs,
-                secs,
-                t.info().piece_length() / 1024,
-                t.info().piece_count()
-            );
+            shape = (t.info().piece_length() / 1024, t.info().piece_count());
         }
-        let mut b = TorrentBuilder::new();
-        b.threads(threads);
-        let start = Instant::now();
-        let t = b.build_single("payload.bin", &data).expect("build");
-        let secs = start.elapsed().as_secs_f64();
-        assert_eq!(Some(t.info_hash()), hash);
         println!(
-            "build from memory, {threads} thread(s): {:.0} MiB/s",
-            mib as f64 / secs
+            "build from disk (page cache), {threads} thread(s): {:.0} MiB/s (best of 3: {best:.2} s, piece {} KiB, {} pieces)",
+            mib as f64 / best,
+            shape.0,
+            shape.1
+        );
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let mut b = TorrentBuilder::new();
+            b.threads(threads);
+            let start = Instant::now();
+            let t = b.build_single("payload.bin", &data).expect("build");
+            best = best.min(start.elapsed().as_secs_f64());
+            assert_eq!(Some(t.info_hash()), hash);
+        }
+        println!(
+            "build from memory, {threads} thread(s): {:.0} MiB/s (best of 3)",
+            mib as f64 / best
         );
     }
 }
