@@ -12,6 +12,7 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::builder::DhtBuilder;
 use crate::compact::NodeInfo;
+use crate::error::ErrorCode;
 use crate::id::Id;
 use crate::item::{ImmutableItem, MutableItem};
 use crate::item_store::Item;
@@ -40,6 +41,16 @@ pub enum DhtError {
     NoAnswer {
         /// The node pinged.
         addr: SocketAddr,
+    },
+    /// Some node refused a `put` because it holds another version (301 CAS mismatch or 302
+    /// sequence number too low): re-read the item and retry. `stored` nodes (which held no copy)
+    /// accepted it anyway.
+    #[error("put rejected by {} nodes holding another version (stored on {stored})", errors.len())]
+    Conflict {
+        /// Nodes that accepted the item.
+        stored: usize,
+        /// The refusals.
+        errors: Vec<StoreError>,
     },
     /// No node accepted an `announce_peer` or `put`.
     #[error("no node stored the item or announce ({} errors)", errors.len())]
@@ -240,6 +251,7 @@ impl Dht {
     }
 
     /// Stores a signed mutable item; with `cas`, nodes holding another seq refuse it (301).
+    /// Any 301 or 302 refusal makes the result [`DhtError::Conflict`].
     pub async fn put_mutable(
         &self,
         item: MutableItem,
@@ -294,6 +306,18 @@ impl Dht {
 }
 
 fn put_result(target: Id, outcome: LookupOutcome) -> Result<PutResult, DhtError> {
+    let conflict = outcome
+        .errors
+        .iter()
+        .map(|e| e.code)
+        .chain(outcome.local_error)
+        .any(|code| matches!(code, ErrorCode::CasMismatch | ErrorCode::SequenceTooLow));
+    if conflict {
+        return Err(DhtError::Conflict {
+            stored: outcome.stored,
+            errors: outcome.errors,
+        });
+    }
     if outcome.stored == 0 {
         return Err(DhtError::NotStored {
             errors: outcome.errors,

@@ -26,6 +26,8 @@ pub struct LookupOutcome {
     pub errors: Vec<StoreError>,
     /// Queries sent during the search phase.
     pub queried: usize,
+    /// Our own store refused the item we put (301 or 302).
+    pub local_error: Option<ErrorCode>,
 }
 
 /// A node refused a store.

@@ -183,6 +183,7 @@ struct Lookup {
     errors: Vec<StoreError>,
     peers_seen: HashSet<SocketAddr>,
     item: Option<Item>,
+    local_error: Option<ErrorCode>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -218,6 +219,7 @@ pub struct Node {
     events: VecDeque<Event>,
     rate: HashMap<IpAddr, (Instant, u32)>,
     next_maintenance: Instant,
+    pending_local_error: Option<ErrorCode>,
     pub(crate) stats: Stats,
 }
 
@@ -254,6 +256,7 @@ impl Node {
             events: VecDeque::new(),
             rate: HashMap::new(),
             next_maintenance: now + MAINTENANCE_EVERY,
+            pending_local_error: None,
             stats: Stats::default(),
             rng,
             id,
@@ -380,17 +383,34 @@ impl Node {
         self.start(now, target, Kind::GetMutable { salt }, false)
     }
 
-    /// Stores an immutable item on the closest nodes.
+    /// Stores an immutable item on the closest nodes (and, unless read-only, in our own store).
     pub fn put_immutable(&mut self, now: Instant, item: ImmutableItem) -> OpId {
         let target = item.target();
+        self.store_locally(Item::Immutable(item.clone()), None, now);
         self.start(now, target, Kind::PutImmutable(item), false)
     }
 
     /// Stores a signed mutable item on the closest nodes; with `cas`, only where the stored seq
     /// equals it.
+    ///
+    /// Unless read-only, the item also goes into our own store, under the same CAS and seq rules;
+    /// a refusal there shows up in [`LookupOutcome::local_error`].
     pub fn put_mutable(&mut self, now: Instant, item: MutableItem, cas: Option<i64>) -> OpId {
         let target = item.target();
-        self.start(now, target, Kind::PutMutable { item, cas }, false)
+        self.pending_local_error = self.store_locally(Item::Mutable(item.clone()), cas, now);
+        let op = self.start(now, target, Kind::PutMutable { item, cas }, false);
+        self.pending_local_error = None;
+        op
+    }
+
+    fn store_locally(&mut self, item: Item, cas: Option<i64>, now: Instant) -> Option<ErrorCode> {
+        if self.config.read_only {
+            return None;
+        }
+        match self.items.put(item, cas, now) {
+            Err(code @ (ErrorCode::CasMismatch | ErrorCode::SequenceTooLow)) => Some(code),
+            _ => None,
+        }
     }
 
     /// Handles one received datagram.
@@ -457,6 +477,7 @@ impl Node {
                 errors: Vec::new(),
                 peers_seen: HashSet::new(),
                 item: None,
+                local_error: self.pending_local_error.take(),
             },
         );
         self.drive(now, op);
@@ -799,6 +820,7 @@ impl Node {
             stored: lookup.stored,
             errors: lookup.errors,
             queried: lookup.search.queried,
+            local_error: lookup.local_error,
         };
         self.events.push_back(Event::Finished { op, outcome });
     }
