@@ -168,6 +168,12 @@ struct State {
     /// Writes in flight per piece: verification is refused meanwhile.
     writing: HashMap<u32, u32>,
     stamps: Vec<Option<FileStamp>>,
+    /// Bumped by every change that must reach the resume blob.
+    generation: u64,
+    /// The generation the resume blob holds.
+    persisted: u64,
+    /// Files to stamp again at the next persist.
+    restamp: BTreeSet<usize>,
 }
 
 impl PieceStore {
@@ -207,6 +213,9 @@ impl PieceStore {
                 busy: Bitfield::new(n),
                 writing: HashMap::new(),
                 stamps: vec![None; files.len()],
+                generation: 0,
+                persisted: 0,
+                restamp: BTreeSet::new(),
             }),
             geometry,
             hashes,
@@ -510,27 +519,46 @@ impl PieceStore {
         self.persist_stamping(&touched).await
     }
 
+    /// Persists the bitfield, stamping `restamp` files again. Concurrent callers coalesce (group
+    /// commit): a caller whose change an earlier writer already persisted returns at once.
     async fn persist_stamping(&self, restamp: &[usize]) -> Result<(), PieceStoreError> {
         let Some(name) = &self.options.resume else {
             return Ok(());
         };
+        let mine = {
+            let mut st = self.lock();
+            st.generation += 1;
+            st.restamp.extend(restamp.iter().copied());
+            st.generation
+        };
         let _serial = self.persist_lock.lock().await;
-        let mut fresh = Vec::with_capacity(restamp.len());
-        for &f in restamp {
+        let files: Vec<usize> = {
+            let mut st = self.lock();
+            if st.persisted >= mine {
+                return Ok(());
+            }
+            std::mem::take(&mut st.restamp).into_iter().collect()
+        };
+        let mut fresh = Vec::with_capacity(files.len());
+        for &f in &files {
             fresh.push((f, self.files[f].stamp().await?));
         }
-        let bytes = {
+        let (bytes, generation) = {
             let mut st = self.lock();
             for (f, s) in fresh {
                 st.stamps[f] = s;
             }
-            ResumeData {
+            let data = ResumeData {
                 stamps: st.stamps.clone(),
                 verified: st.verified.clone(),
-            }
-            .encode(&self.geometry, &self.hashes)
+            };
+            (data.encode(&self.geometry, &self.hashes), st.generation)
         };
-        self.factory.store_meta(name, &bytes).await?;
+        if let Err(e) = self.factory.store_meta(name, &bytes).await {
+            self.lock().restamp.extend(files);
+            return Err(e.into());
+        }
+        self.lock().persisted = generation;
         Ok(())
     }
 

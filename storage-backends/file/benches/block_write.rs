@@ -117,7 +117,9 @@ fn main() {
     )
     .expect("hashes");
     for backend in ["memory", "file"] {
-        for verify in [false, true] {
+        // 0: write only; 1: verify (sync + persist) every piece; 64: verify batches of 64 pieces.
+        for verify_every in [0u32, 1, 64] {
+            let verify = verify_every > 0;
             let mut rates = Vec::new();
             let mut per_piece = (0.0, 0.0);
             for _ in 0..runs {
@@ -152,6 +154,7 @@ fn main() {
                     .await
                     .expect("open");
                     let start = Instant::now();
+                    let mut batch = Vec::new();
                     for p in geometry.pieces() {
                         for b in 0..geometry.block_count(p) {
                             let len = geometry.block_len(p, b).expect("block") as usize;
@@ -161,7 +164,14 @@ fn main() {
                                 .expect("write");
                         }
                         if verify {
-                            assert!(store.verify_piece(p).await.expect("verify"));
+                            batch.push(p);
+                            if batch.len() as u32 == verify_every
+                                || p.get() + 1 == geometry.piece_count()
+                            {
+                                let ok = store.verify_pieces(&batch).await.expect("verify");
+                                assert!(ok.iter().all(|&v| v));
+                                batch.clear();
+                            }
                         }
                     }
                     start.elapsed().as_secs_f64()
@@ -174,10 +184,10 @@ fn main() {
                 );
             }
             rates.sort_by(f64::total_cmp);
-            let what = if verify {
-                "write+verify+persist each piece"
-            } else {
-                "write only"
+            let what = match verify_every {
+                0 => "write only".to_owned(),
+                1 => "write + verify/sync/persist every piece".to_owned(),
+                n => format!("write + verify/sync/persist per {n} pieces"),
             };
             println!(
                 "block_write {backend} {what}: median {:.0} MiB/s [{:.0}-{:.0}] over {mib} MiB; \
