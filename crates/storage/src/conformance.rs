@@ -46,6 +46,17 @@ macro_rules! conformance_tests {
             conformance_piece_store_truncated_behind_back => piece_store_truncated_behind_back,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn conformance_piece_store_concurrent_verify() {
+            let (factory, _guard) = $new_factory();
+            let factory: ::std::sync::Arc<dyn $crate::StorageFactory> =
+                ::std::sync::Arc::new(factory);
+            $crate::conformance::piece_store_concurrent_verify(factory, &|fut| {
+                let handle = tokio::spawn(fut);
+                Box::pin(async move { handle.await.expect("conformance task panicked") })
+            })
+            .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn conformance_concurrent_readers_writers() {
             let (factory, _guard) = $new_factory();
             let factory: ::std::sync::Arc<dyn $crate::StorageFactory> =
@@ -709,4 +720,33 @@ impl RandomAccess for AsyncOnlyFile {
     async fn stamp(&self) -> Result<Option<crate::FileStamp>, StorageError> {
         self.0.stamp().await
     }
+}
+
+/// Pieces written and verified by concurrent tasks (persists coalesce) all survive a reopen.
+pub async fn piece_store_concurrent_verify(
+    factory: Arc<dyn StorageFactory>,
+    spawn: &dyn Fn(BoxFuture) -> BoxFuture,
+) {
+    let t = Arc::new(TestTorrent::new(5));
+    let store = Arc::new(t.open(&factory, true).await.0);
+    let mut tasks = Vec::new();
+    for i in 0..t.geometry.piece_count() {
+        let (t, store) = (t.clone(), store.clone());
+        tasks.push(spawn(Box::pin(async move {
+            t.write_piece(&store, i).await;
+            let p = t.geometry.piece(i).expect("piece");
+            assert!(store.verify_piece(p).await.expect("verify"), "piece {i}");
+        })));
+    }
+    for task in tasks {
+        task.await;
+    }
+    assert!(store.verified().all());
+    drop(store);
+    let (store, report) = t.open(&factory, true).await;
+    assert_eq!(report.resume, ResumeState::Loaded);
+    assert!(
+        store.verified().all(),
+        "a concurrently verified piece was not persisted"
+    );
 }
