@@ -6,7 +6,7 @@
 //!
 //! Run: `cargo bench -p swarmfs-proto --bench picker`
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use swarmfs_metainfo::{Bitfield, Geometry};
@@ -45,6 +45,7 @@ fn run(batch: usize, depth: usize, seed: u64) -> (u64, u64, f64) {
     let mut picker = setup(seed);
     let mut out: Vec<Block> = Vec::with_capacity(batch);
     let mut in_flight: VecDeque<(PeerKey, Block)> = VecDeque::new();
+    let mut cancelled: HashSet<(PeerKey, Block)> = HashSet::new();
     let cap = depth * PEERS as usize;
     let (mut blocks, mut calls) = (0u64, 0u64);
     let start = Instant::now();
@@ -61,6 +62,9 @@ fn run(batch: usize, depth: usize, seed: u64) -> (u64, u64, f64) {
             let Some((from, b)) = in_flight.pop_front() else {
                 break;
             };
+            if cancelled.remove(&(from, b)) {
+                continue;
+            }
             if picker.handle_block(from, b).expect("valid block")
                 == (BlockOutcome::Accepted {
                     piece_complete: true,
@@ -69,7 +73,7 @@ fn run(batch: usize, depth: usize, seed: u64) -> (u64, u64, f64) {
                 picker.handle_hash_passed(b.piece);
             }
             while let Some(PickerAction::Cancel { peer, block }) = picker.poll_action() {
-                in_flight.retain(|&(p, x)| !(p == peer && x == block));
+                cancelled.insert((peer, block));
             }
             if n == 0 {
                 break;

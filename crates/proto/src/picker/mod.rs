@@ -11,6 +11,7 @@
 
 mod buckets;
 mod piece;
+mod select;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -112,6 +113,8 @@ pub enum PickerError {
 /// Spacing of the deadlines [`Picker::read_at`] gives consecutive pieces, which only orders them.
 const READ_DEADLINE_STEP: Duration = Duration::from_millis(1);
 
+const NOT_PARTIAL: u32 = u32::MAX;
+
 /// Endgame: at most this many peers hold a request for one block at the same time.
 const DEFAULT_ENDGAME_REQUESTERS: usize = 2;
 
@@ -166,6 +169,10 @@ pub struct Picker {
     status: Vec<Status>,
     buckets: Buckets,
     active: Vec<PieceDl>,
+    /// Active pieces that still have free blocks (a handful, unlike `active`).
+    partial: Vec<u32>,
+    /// Per piece: its position in `partial`, or `NOT_PARTIAL`.
+    partial_pos: Vec<u32>,
     verifying: HashMap<u32, Vec<PeerKey>>,
     deadlines: BTreeSet<(Instant, u32)>,
     deadline_of: HashMap<u32, Instant>,
@@ -174,6 +181,8 @@ pub struct Picker {
     endgame_requesters: usize,
     scratch: Vec<u32>,
     scratch_peers: Vec<PeerKey>,
+    /// (inverse priority, free blocks, piece) of partial pieces, reused by every pick.
+    scratch_partial: Vec<(u8, u32, u32)>,
 }
 
 impl Picker {
@@ -197,6 +206,8 @@ impl Picker {
             status: vec![Status::Idle; n as usize],
             buckets,
             active: Vec::new(),
+            partial: Vec::new(),
+            partial_pos: vec![NOT_PARTIAL; n as usize],
             verifying: HashMap::new(),
             deadlines: BTreeSet::new(),
             deadline_of: HashMap::new(),
@@ -205,13 +216,14 @@ impl Picker {
             endgame_requesters: DEFAULT_ENDGAME_REQUESTERS,
             scratch: Vec::new(),
             scratch_peers: Vec::new(),
+            scratch_partial: Vec::new(),
         }
     }
 
-    /// Sets how many peers may hold a request for the same block in endgame (at least 1; 1
-    /// disables endgame duplicates).
+    /// Sets how many peers may hold a request for the same block in endgame (clamped to 1..=8;
+    /// 1 disables endgame duplicates). The default is 2.
     pub fn set_endgame_requesters(&mut self, n: usize) -> &mut Self {
-        self.endgame_requesters = n.max(1);
+        self.endgame_requesters = n.clamp(1, 8);
         self
     }
 
@@ -385,6 +397,7 @@ impl Picker {
             self.actions
                 .push_back(PickerAction::Cancel { peer: other, block });
         }
+        self.sync_partial(i);
         let complete = self.active[i].is_complete();
         if complete {
             let dl = self.remove_active(p);
@@ -405,7 +418,9 @@ impl Picker {
     /// can be picked again, by any peer.
     pub fn release(&mut self, peer: PeerKey, block: Block) {
         if let Some(Status::Active(i)) = self.status.get(block.piece.get() as usize) {
-            self.active[*i as usize].release_block(peer, block.index());
+            let i = *i as usize;
+            self.active[i].release_block(peer, block.index());
+            self.sync_partial(i);
         }
     }
 
@@ -413,14 +428,18 @@ impl Picker {
     /// picked again, by any other peer.
     pub fn handle_request_failed(&mut self, peer: PeerKey, block: Block) {
         if let Some(Status::Active(i)) = self.status.get(block.piece.get() as usize) {
-            self.active[*i as usize].fail_block(peer, block.index());
+            let i = *i as usize;
+            self.active[i].fail_block(peer, block.index());
+            self.sync_partial(i);
         }
     }
 
     /// Forgets every request of `peer` (it choked us without the fast extension, or left).
     pub fn release_peer(&mut self, peer: PeerKey) {
-        for dl in &mut self.active {
-            dl.release_peer(peer);
+        for i in 0..self.active.len() {
+            if self.active[i].release_peer(peer) > 0 {
+                self.sync_partial(i);
+            }
         }
     }
 
@@ -614,162 +633,58 @@ impl Picker {
             self.deadlines.remove(&(at, p));
         }
     }
-
-    /// Moves an idle piece to `active`; returns its index there.
-    fn start(&mut self, p: u32) -> usize {
-        if let Status::Active(i) = self.status[p as usize] {
-            return i as usize;
-        }
-        self.buckets.remove(p);
-        let piece = self
-            .geometry
-            .piece(p)
-            .unwrap_or_else(|| unreachable!("checked piece"));
-        let blocks = self.geometry.block_count(piece);
-        self.active.push(PieceDl::new(p, blocks));
-        let i = self.active.len() - 1;
-        self.status[p as usize] = Status::Active(i as u32);
-        i
-    }
-
-    fn remove_active(&mut self, p: u32) -> PieceDl {
-        let Status::Active(i) = self.status[p as usize] else {
-            unreachable!("remove_active on a piece that is not active")
-        };
-        let dl = self.active.swap_remove(i as usize);
-        if let Some(moved) = self.active.get(i as usize) {
-            self.status[moved.piece as usize] = Status::Active(i);
-        }
-        self.status[p as usize] = Status::Idle;
-        dl
-    }
-
-    fn take_free(&mut self, i: usize, peer: PeerKey, max: usize, out: &mut Vec<Block>) -> usize {
-        self.scratch.clear();
-        let p = self.active[i].piece as usize;
-        let sole_source = self.avail[p] + self.seeds <= 1;
-        let n = self.active[i].take_free(peer, max, sole_source, &mut self.scratch);
-        self.emit(self.active[i].piece, out);
-        n
-    }
-
-    fn emit(&self, p: u32, out: &mut Vec<Block>) {
-        // `p` is active, hence in range; block indices came from its block vector.
-        let Some(piece) = self.geometry.piece(p) else {
-            return;
-        };
-        out.extend(
-            self.scratch
-                .iter()
-                .filter_map(|&b| Block::nth(&self.geometry, piece, b)),
-        );
-    }
-
-    fn pick_deadlines(
-        &mut self,
-        ph: &PeerHave,
-        peer: PeerKey,
-        max: usize,
-        out: &mut Vec<Block>,
-    ) -> usize {
-        if self.deadlines.is_empty() {
-            return 0;
-        }
-        let urgent: Vec<u32> = self.deadlines.iter().map(|&(_, p)| p).collect();
-        let mut picked = 0;
-        for p in urgent {
-            if picked == max {
-                break;
-            }
-            if !ph.has(p) || !self.is_wanted(p) {
-                continue;
-            }
-            let i = match self.status[p as usize] {
-                Status::Idle => self.start(p),
-                Status::Active(i) => i as usize,
-                Status::Verifying | Status::Have => continue,
-            };
-            picked += self.take_free(i, peer, max - picked, out);
-        }
-        picked
-    }
-
-    fn pick_partial(
-        &mut self,
-        ph: &PeerHave,
-        peer: PeerKey,
-        max: usize,
-        out: &mut Vec<Block>,
-    ) -> usize {
-        let mut candidates: Vec<(u8, u32, u32)> = self
-            .active
-            .iter()
-            .filter(|d| {
-                d.free() > 0 && ph.has(d.piece) && !self.priority[d.piece as usize].is_skip()
-            })
-            .map(|d| {
-                (
-                    Priority::HIGH.get() - self.priority[d.piece as usize].get(),
-                    d.free(),
-                    d.piece,
-                )
-            })
-            .collect();
-        candidates.sort_unstable();
-        let mut picked = 0;
-        for (_, _, p) in candidates {
-            if picked == max {
-                break;
-            }
-            if let Status::Active(i) = self.status[p as usize] {
-                picked += self.take_free(i as usize, peer, max - picked, out);
-            }
-        }
-        picked
-    }
-
-    fn pick_endgame(
-        &mut self,
-        ph: &PeerHave,
-        peer: PeerKey,
-        max: usize,
-        out: &mut Vec<Block>,
-    ) -> usize {
-        let mut picked = 0;
-        for i in 0..self.active.len() {
-            if picked == max {
-                break;
-            }
-            let p = self.active[i].piece;
-            if !ph.has(p) || self.priority[p as usize].is_skip() {
-                continue;
-            }
-            self.scratch.clear();
-            picked += self.active[i].take_busy(
-                peer,
-                self.endgame_requesters,
-                max - picked,
-                &mut self.scratch,
-            );
-            self.emit(p, out);
-        }
-        picked
-    }
-
-    /// No block that some connected peer could send us is unrequested.
-    fn no_free_obtainable(&self) -> bool {
-        !self.buckets.any_available(self.seeds)
-            && self.active.iter().all(|d| {
-                d.free() == 0
-                    || self.priority[d.piece as usize].is_skip()
-                    || self.avail[d.piece as usize] + self.seeds == 0
-            })
-    }
 }
 
 /// Internal accessors for the crate's tests.
 #[cfg(test)]
 impl Picker {
+    /// Panics if the redundant indexes disagree with each other.
+    pub(crate) fn check_invariants(&self) {
+        let mut missing = 0;
+        for p in 0..self.geometry.piece_count() {
+            let st = self.status[p as usize];
+            assert_eq!(self.have.get(p), st == Status::Have, "piece {p}: {st:?}");
+            assert_eq!(
+                self.buckets.contains(p),
+                st == Status::Idle && self.is_wanted(p),
+                "piece {p} bucket membership"
+            );
+            if let Status::Active(i) = st {
+                let dl = &self.active[i as usize];
+                assert_eq!(dl.piece, p);
+                assert_eq!(
+                    self.partial_pos[p as usize] != NOT_PARTIAL,
+                    dl.free() > 0,
+                    "piece {p} partial"
+                );
+            } else {
+                assert_eq!(self.partial_pos[p as usize], NOT_PARTIAL);
+            }
+            if !self.have.get(p) && !self.priority[p as usize].is_skip() {
+                missing += 1;
+            }
+        }
+        assert_eq!(missing, self.wanted_missing);
+        for (pos, &p) in self.partial.iter().enumerate() {
+            assert_eq!(self.partial_pos[p as usize], pos as u32);
+        }
+        let peer_avail = |p: u32| {
+            self.peers
+                .values()
+                .filter(|h| matches!(h, PeerHave::Some(b) if b.get(p)))
+                .count() as u32
+        };
+        for p in 0..self.geometry.piece_count() {
+            assert_eq!(self.avail[p as usize], peer_avail(p), "availability of {p}");
+        }
+        let seeds = self
+            .peers
+            .values()
+            .filter(|h| matches!(h, PeerHave::Seed))
+            .count() as u32;
+        assert_eq!(seeds, self.seeds);
+    }
+
     pub(crate) fn block_state_is_free(&self, block: Block) -> bool {
         use self::piece::BlockState;
         match self.status[block.piece.get() as usize] {

@@ -23,6 +23,8 @@ pub(crate) struct PieceDl {
     blocks: Vec<BlockState>,
     /// Endgame duplicate requesters beyond the one in `blocks`: (block index, peer).
     extra: Vec<(u32, PeerKey)>,
+    /// Per block: how many entries `extra` holds for it (so endgame scans need not search it).
+    dups: Vec<u8>,
     /// Blocks a peer failed to deliver (timeout, reject): not given to that peer again.
     avoid: Vec<(u32, PeerKey)>,
     free: u32,
@@ -35,6 +37,7 @@ impl PieceDl {
             piece,
             blocks: vec![BlockState::Free; block_count as usize],
             extra: Vec::new(),
+            dups: vec![0; block_count as usize],
             avoid: Vec::new(),
             free: block_count,
             received: 0,
@@ -105,24 +108,29 @@ impl PieceDl {
         out: &mut Vec<u32>,
     ) -> usize {
         let mut taken = 0;
-        for i in 0..self.blocks.len() as u32 {
+        for i in 0..self.blocks.len() {
             if taken == max {
                 break;
             }
-            if !matches!(self.blocks[i as usize], BlockState::Requested(_)) {
+            let BlockState::Requested(primary) = self.blocks[i] else {
+                continue;
+            };
+            let dups = usize::from(self.dups[i]);
+            if primary == peer || 1 + dups >= max_requesters {
                 continue;
             }
-            let mut n = 0;
-            let mut mine = false;
-            for p in self.requesters(i) {
-                n += 1;
-                mine |= p == peer;
+            if dups > 0
+                && self
+                    .extra
+                    .iter()
+                    .any(|&(j, p)| j as usize == i && p == peer)
+            {
+                continue;
             }
-            if !mine && n < max_requesters {
-                self.extra.push((i, peer));
-                out.push(i);
-                taken += 1;
-            }
+            self.extra.push((i as u32, peer));
+            self.dups[i] += 1;
+            out.push(i as u32);
+            taken += 1;
         }
         taken
     }
@@ -146,15 +154,18 @@ impl PieceDl {
                 }
             }
         }
-        self.extra.retain(|&(i, p)| {
-            if i != index {
-                return true;
-            }
-            if p != peer {
-                cancel.push(p);
-            }
-            false
-        });
+        if self.dups[index as usize] > 0 {
+            self.extra.retain(|&(i, p)| {
+                if i != index {
+                    return true;
+                }
+                if p != peer {
+                    cancel.push(p);
+                }
+                false
+            });
+            self.dups[index as usize] = 0;
+        }
         self.blocks[index as usize] = BlockState::Received(peer);
         self.received += 1;
         self.avoid.retain(|&(i, _)| i != index);
@@ -170,6 +181,7 @@ impl PieceDl {
         if state == BlockState::Requested(peer) {
             if let Some(pos) = self.extra.iter().position(|&(i, _)| i == index) {
                 let (_, next) = self.extra.swap_remove(pos);
+                self.dups[index as usize] -= 1;
                 self.blocks[index as usize] = BlockState::Requested(next);
             } else {
                 self.blocks[index as usize] = BlockState::Free;
@@ -177,9 +189,14 @@ impl PieceDl {
             }
             return true;
         }
+        if self.dups[index as usize] == 0 {
+            return false;
+        }
         let before = self.extra.len();
         self.extra.retain(|&(i, p)| !(i == index && p == peer));
-        before != self.extra.len()
+        let removed = before - self.extra.len();
+        self.dups[index as usize] -= removed as u8;
+        removed > 0
     }
 
     /// Like [`release_block`](Self::release_block), and `peer` is not given the block again.

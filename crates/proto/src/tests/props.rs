@@ -197,6 +197,7 @@ proptest! {
                 other => other,
             };
             m.apply(op)?;
+            m.picker.check_invariants();
         }
         // Liveness: keep picking and delivering; every wanted piece some peer has completes.
         m.fail_next_hash = false;
@@ -213,6 +214,7 @@ proptest! {
                     m.deliver(peer, block)?;
                 }
             }
+            m.picker.check_invariants();
         }
         for p in 0..pieces {
             let piece = geometry.piece(p).unwrap();
