@@ -5,8 +5,10 @@
 //! that contributed is reported as a suspect, and each further attempt fetches everything from a
 //! single peer not yet tried alone: a failed single-peer attempt proves that peer lied and it is
 //! banned. Once an attempt succeeds, each piece of the failed attempts is compared with the good
-//! metadata, and the peers whose pieces differ are banned too. Every attempt bans at least one
-//! peer or succeeds, so assembly ends.
+//! metadata, and the peers whose pieces differ are banned too. A single-peer attempt that
+//! completes either succeeds or bans its peer, so with one honest peer connected assembly ends.
+//! The size assembled is the one most peers announced; a peer lying about it only ever gets
+//! itself banned.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -139,6 +141,7 @@ pub struct MetadataAssembler {
     peers: BTreeMap<PeerKey, PeerMeta>,
     attempt: Option<Attempt>,
     failed: Vec<FailedPiece>,
+    failures: u32,
     complete: bool,
     events: VecDeque<MetadataEvent>,
     cursor: Option<PeerKey>,
@@ -153,6 +156,7 @@ impl MetadataAssembler {
             peers: BTreeMap::new(),
             attempt: None,
             failed: Vec::new(),
+            failures: 0,
             complete: false,
             events: VecDeque::new(),
             cursor: None,
@@ -164,9 +168,14 @@ impl MetadataAssembler {
         self.complete
     }
 
-    /// The size being assembled, once one was chosen.
+    /// The size being assembled, if an attempt is running.
     pub fn size(&self) -> Option<u32> {
         self.attempt.as_ref().map(|a| a.size)
+    }
+
+    /// How many assemblies failed their hash so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 
     /// `peer` announced `metadata_size` in its extension handshake (BEP 10/9).
@@ -176,18 +185,17 @@ impl MetadataAssembler {
             return Err(MetadataError::BadSize { size, max });
         }
         let size = size as u32;
-        self.peers.insert(
-            peer,
-            PeerMeta {
-                size,
-                in_flight: 0,
-                rejected: BTreeSet::new(),
-                banned: false,
-                tried_alone: false,
-            },
-        );
-        if self.attempt.is_none() && !self.complete {
-            self.attempt = Some(Attempt::new(size, None));
+        let pm = self.peers.entry(peer).or_insert_with(|| PeerMeta {
+            size,
+            in_flight: 0,
+            rejected: BTreeSet::new(),
+            banned: false,
+            tried_alone: false,
+        });
+        // A repeated announcement may change the size, never the peer's record (a ban stays).
+        if pm.size != size {
+            pm.size = size;
+            pm.rejected.clear();
         }
         Ok(())
     }
@@ -248,6 +256,7 @@ impl MetadataAssembler {
         if self.complete {
             return Ok(());
         }
+        self.ensure_attempt();
         let Some(attempt) = self.attempt.as_mut() else {
             return Ok(());
         };
@@ -364,22 +373,36 @@ impl MetadataAssembler {
         }
     }
 
-    /// Starts a single-peer attempt (after a failure) if none is running.
+    /// Starts an attempt if none is running: the first spreads requests over every peer that
+    /// announced the most common size; after a failure, each attempt asks one peer not yet tried
+    /// alone (falling back to spreading again when every peer was tried).
     fn ensure_attempt(&mut self) {
         if self.attempt.is_some() {
             return;
         }
-        let candidate = self
-            .peers
-            .iter()
-            .find(|(_, pm)| !pm.banned && !pm.tried_alone && pm.rejected.is_empty())
-            .map(|(k, pm)| (*k, pm.size));
-        if let Some((peer, size)) = candidate {
-            if let Some(pm) = self.peers.get_mut(&peer) {
-                pm.tried_alone = true;
-                pm.in_flight = 0;
+        if self.failures > 0 {
+            let candidate = self
+                .peers
+                .iter()
+                .find(|(_, pm)| !pm.banned && !pm.tried_alone && pm.rejected.is_empty())
+                .map(|(k, pm)| (*k, pm.size));
+            if let Some((peer, size)) = candidate {
+                if let Some(pm) = self.peers.get_mut(&peer) {
+                    pm.tried_alone = true;
+                    pm.in_flight = 0;
+                }
+                self.attempt = Some(Attempt::new(size, Some(peer)));
+                return;
             }
-            self.attempt = Some(Attempt::new(size, Some(peer)));
+        }
+        let mut votes: BTreeMap<u32, usize> = BTreeMap::new();
+        for pm in self.peers.values().filter(|pm| !pm.banned) {
+            *votes.entry(pm.size).or_default() += 1;
+        }
+        // Most votes wins; among equals the smallest size (BTreeMap order, `max_by_key` keeps the
+        // last maximum, so iterate in reverse).
+        if let Some((&size, _)) = votes.iter().rev().max_by_key(|(_, n)| **n) {
+            self.attempt = Some(Attempt::new(size, None));
         }
     }
 
@@ -396,6 +419,7 @@ impl MetadataAssembler {
             self.events.push_back(MetadataEvent::Complete(attempt.buf));
             return;
         }
+        self.failures += 1;
         let mut suspects: Vec<PeerKey> = attempt.received.iter().flatten().copied().collect();
         suspects.sort_unstable();
         suspects.dedup();

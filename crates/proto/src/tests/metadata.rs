@@ -253,3 +253,89 @@ fn hostile_sizes_and_pieces_are_typed_errors() {
     t.run();
     assert_eq!(t.completed(), Some(&t.info));
 }
+
+#[test]
+fn majority_size_wins_and_bans_survive_reannouncement() {
+    let mut t = Meta::new(16384 + 10);
+    let wrong = PeerKey(1);
+    t.behaviour.insert(wrong, Behaviour::Lies);
+    t.m.handle_peer_size(wrong, 5).unwrap();
+    t.add(2, Behaviour::Honest);
+    t.add(3, Behaviour::Honest);
+    t.run();
+    assert_eq!(t.completed(), Some(&t.info));
+    assert!(
+        t.asked.iter().all(|(p, _)| *p != wrong),
+        "minority size never used"
+    );
+    assert_eq!(t.m.failures(), 0);
+
+    let mut t = Meta::new(2 * 16384);
+    let liar = t.add(1, Behaviour::Lies);
+    t.run();
+    assert_eq!(t.banned(), [liar].into());
+    t.m.handle_peer_size(liar, t.info.len() as u64).unwrap();
+    assert_eq!(
+        t.m.poll_request(t.now),
+        None,
+        "still banned after announcing again"
+    );
+}
+
+#[test]
+fn spreads_again_when_every_peer_was_tried_alone() {
+    // Two peers that each reject one different piece: neither can serve alone, together they can.
+    let mut t = Meta::new(2 * 16384);
+    let (a, b) = (PeerKey(1), PeerKey(2));
+    for p in [a, b] {
+        t.behaviour.insert(p, Behaviour::Honest);
+        t.m.handle_peer_size(p, t.info.len() as u64).unwrap();
+    }
+    // First attempt: a bad piece makes it fail, so later attempts are single-peer ones.
+    let (p0, i0) = t.m.poll_request(t.now).unwrap();
+    let (p1, i1) = t.m.poll_request(t.now).unwrap();
+    assert_ne!(p0, p1, "first attempt spreads");
+    let piece = |i: u32| t.info[(i * 16384) as usize..((i + 1) * 16384) as usize].to_vec();
+    let total = t.info.len() as u64;
+    t.m.handle_data(p0, i0, total, &vec![0; 16384]).unwrap();
+    t.m.handle_data(p1, i1, total, &piece(i1)).unwrap();
+    assert_eq!(t.m.failures(), 1);
+    // Single attempts: each peer rejects the piece it lacks.
+    for _ in 0..2 {
+        let (p, i) = t.m.poll_request(t.now).unwrap();
+        let lacks = if p == a { 0 } else { 1 };
+        if i == lacks {
+            t.m.handle_reject(p, i);
+        } else {
+            t.m.handle_data(p, i, total, &piece(i)).unwrap();
+            let (p2, i2) = t.m.poll_request(t.now).unwrap();
+            assert_eq!((p2, i2), (p, lacks));
+            t.m.handle_reject(p, lacks);
+        }
+    }
+    // Both tried alone: a spread attempt takes each piece from the peer that has it.
+    let mut done = false;
+    let mut banned = Vec::new();
+    for _ in 0..4 {
+        while let Some((p, i)) = t.m.poll_request(t.now) {
+            let lacks = if p == a { 0 } else { 1 };
+            if i == lacks {
+                t.m.handle_reject(p, i);
+            } else {
+                t.m.handle_data(p, i, total, &piece(i)).unwrap();
+            }
+        }
+        while let Some(e) = t.m.poll_event() {
+            done |= e == MetadataEvent::Complete(t.info.clone());
+            if let MetadataEvent::Ban(p) = e {
+                banned.push(p);
+            }
+        }
+    }
+    assert!(done);
+    assert_eq!(
+        banned,
+        vec![p0],
+        "the zeroed piece of the first attempt is traced to its sender"
+    );
+}
