@@ -298,7 +298,11 @@ impl MetadataAssembler {
     /// `peer` rejected our request for `piece`: ask someone else (and never this peer again
     /// for this piece).
     pub fn handle_reject(&mut self, peer: PeerKey, piece: u32) {
-        self.clear_request(peer, piece);
+        // Only a reject of a request we sent this peer counts (a flood of made-up rejects must not
+        // grow memory).
+        if !self.clear_request(peer, piece) {
+            return;
+        }
         if let Some(pm) = self.peers.get_mut(&peer) {
             pm.rejected.insert(piece);
         }
@@ -359,18 +363,22 @@ impl MetadataAssembler {
         self.events.pop_front()
     }
 
-    fn clear_request(&mut self, peer: PeerKey, piece: u32) {
+    /// Forgets our request of `piece` to `peer`; returns whether there was one.
+    fn clear_request(&mut self, peer: PeerKey, piece: u32) -> bool {
         let Some(a) = self.attempt.as_mut() else {
-            return;
+            return false;
         };
-        if let Some(r) = a.requested.get_mut(piece as usize) {
-            if matches!(r, Some((p, _)) if *p == peer) {
-                *r = None;
-                if let Some(pm) = self.peers.get_mut(&peer) {
-                    pm.in_flight = pm.in_flight.saturating_sub(1);
-                }
-            }
+        let Some(r) = a.requested.get_mut(piece as usize) else {
+            return false;
+        };
+        if !matches!(r, Some((p, _)) if *p == peer) {
+            return false;
         }
+        *r = None;
+        if let Some(pm) = self.peers.get_mut(&peer) {
+            pm.in_flight = pm.in_flight.saturating_sub(1);
+        }
+        true
     }
 
     /// Starts an attempt if none is running: the first spreads requests over every peer that

@@ -248,6 +248,10 @@ fn hostile_sizes_and_pieces_are_typed_errors() {
             expected: 10
         })
     );
+    // Rejects of requests never sent are ignored (and stored nowhere).
+    for piece in 0..10_000 {
+        t.m.handle_reject(p, piece);
+    }
     // Data nobody asked for is ignored: the piece is still requested from the peer.
     t.m.handle_data(p, 1, total, &[0; 10]).unwrap();
     t.run();
