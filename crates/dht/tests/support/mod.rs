@@ -1,4 +1,5 @@
 //! Shared test harnesses.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod external;
 pub mod sim;

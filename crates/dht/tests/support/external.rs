@@ -1,0 +1,100 @@
+//! Third-party DHT nodes driven as child processes (libtorrent via python, mainline, node).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// A child process whose stdout lines arrive on a channel. Killed on drop.
+pub struct External {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl External {
+    pub fn spawn(name: &str, program: &str, args: &[String]) -> std::io::Result<External> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stdin = child.stdin.take();
+        let (tx, lines) = mpsc::unbounded_channel();
+        let label = name.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("[{label}] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(External {
+            name: name.to_owned(),
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        })
+    }
+
+    /// Waits for a line satisfying `pred`; panics after `timeout` or at end of output.
+    pub async fn expect(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{}: timed out; output so far: {:#?}", self.name, self.seen)
+                })
+                .unwrap_or_else(|| panic!("{}: exited; output: {:#?}", self.name, self.seen));
+            self.seen.push(line.clone());
+            if pred(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Waits for the JSON line of `action` and parses it.
+    pub async fn action(&mut self, action: &str, timeout: Duration) -> serde_json::Value {
+        let key = format!("\"action\": \"{action}\"");
+        let line = self.expect(timeout, |l| l.contains(&key)).await;
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Closes stdin (ends `--duration -1` nodes) and waits for the final PASS/FAIL line.
+    pub async fn finish(&mut self, timeout: Duration) -> String {
+        self.stdin.take();
+        self.expect(timeout, |l| l.starts_with("PASS") || l.starts_with("FAIL"))
+            .await
+    }
+}
+
+impl Drop for External {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lab scripts copied beside the tests.
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// True when `python3 -c "import libtorrent"` works.
+pub fn have_libtorrent() -> bool {
+    Command::new("python3")
+        .args(["-c", "import libtorrent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
