@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
-use swarmfs_metainfo::{Info, PieceIndex};
+use swarmfs_metainfo::{BLOCK_SIZE, Info, PieceIndex};
 use swarmfs_proto::{
     Block, BlockOutcome, Choker, ChokerConfig, PeerKey, Picker, PickerAction, Priority,
 };
 use swarmfs_storage::{PieceHashes, PieceStore, PieceStoreOptions, StoragePath};
-use swarmfs_wire::{BlockRequest, Message, Piece};
+use swarmfs_wire::{BlockRequest, Message, PeerId, Piece};
 
 use super::{Internal, Torrent};
 use crate::error::{AddError, TorrentError};
@@ -20,12 +20,34 @@ use crate::event::TorrentEvent;
 use crate::peer::ToWriter;
 use crate::shared::{HaveBits, Ready};
 
+/// Failed multi-sender pieces kept for comparison (bounds memory).
+const MAX_FAILED_KEPT: usize = 32;
+
+/// Senders of the blocks of `bad` that differ from `good`.
+fn differing_senders(bad: &[u8], senders: &[Option<PeerId>], good: &[u8]) -> Vec<PeerId> {
+    let mut out: Vec<PeerId> = bad
+        .chunks(BLOCK_SIZE as usize)
+        .zip(good.chunks(BLOCK_SIZE as usize))
+        .zip(senders)
+        .filter(|((b, g), _)| b != g)
+        .filter_map(|(_, s)| *s)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Download state that exists once the info dictionary is known.
 pub(super) struct Download {
     pub(super) picker: Picker,
     pub(super) choker: Choker,
     /// Buffers of pieces being received, filled block by block.
     bufs: HashMap<u32, Vec<u8>>,
+    /// Who sent each block of the pieces being received (and being checked).
+    senders: HashMap<u32, Vec<Option<PeerId>>>,
+    /// Pieces that failed with blocks from several peers: the bad copy and its senders, kept
+    /// until a good copy shows which blocks were wrong.
+    failed: HashMap<u32, (Vec<u8>, Vec<Option<PeerId>>)>,
     done_reported: bool,
     scratch: Vec<Block>,
 }
@@ -104,6 +126,8 @@ impl Torrent {
             picker,
             choker: Choker::new(cc),
             bufs: HashMap::new(),
+            senders: HashMap::new(),
+            failed: HashMap::new(),
             done_reported: false,
             scratch: Vec::new(),
         });
@@ -163,6 +187,16 @@ impl Torrent {
                 .or_insert_with(|| vec![0u8; piece_len]);
             let start = msg.begin as usize;
             buf[start..start + msg.data.len()].copy_from_slice(&msg.data);
+            let blocks = piece_len.div_ceil(BLOCK_SIZE as usize);
+            if let Some(p) = self.peers.get(&key) {
+                let senders = dl
+                    .senders
+                    .entry(msg.index)
+                    .or_insert_with(|| vec![None; blocks]);
+                if let Some(slot) = senders.get_mut(block.index() as usize) {
+                    *slot = Some(p.peer_id);
+                }
+            }
             if piece_complete {
                 let buf = dl.bufs.remove(&msg.index).unwrap_or_default();
                 self.check_piece(piece, buf);
@@ -285,11 +319,18 @@ impl Torrent {
                 piece: piece.get(),
                 ok: verdict,
                 error,
+                buf,
             });
         });
     }
 
-    pub(super) fn piece_checked(&mut self, index: u32, ok: bool, error: Option<String>) {
+    pub(super) fn piece_checked(
+        &mut self,
+        index: u32,
+        ok: bool,
+        error: Option<String>,
+        buf: Vec<u8>,
+    ) {
         if let Some(e) = error {
             self.emit(TorrentEvent::Error(e));
         }
@@ -299,8 +340,14 @@ impl Torrent {
         let Some(piece) = dl.picker.geometry().piece(index) else {
             return;
         };
+        let senders = dl.senders.remove(&index).unwrap_or_default();
         if ok {
             dl.picker.handle_hash_passed(piece);
+            let culprits = dl
+                .failed
+                .remove(&index)
+                .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
+                .unwrap_or_default();
             if let Some(ready) = self.shared.ready.get() {
                 ready.have.set(index);
             }
@@ -309,12 +356,30 @@ impl Torrent {
             }
             self.shared.bump();
             self.emit(TorrentEvent::PieceVerified(index));
+            // A block that differs from the good copy is proof: ban its sender.
+            for c in culprits {
+                self.strike(c, self.engine.config.ban_strikes);
+            }
             self.check_done();
         } else {
-            let suspects = dl.picker.handle_hash_failed(piece);
+            dl.picker.handle_hash_failed(piece);
             self.hash_failures += 1;
+            let mut distinct: Vec<PeerId> = senders.iter().flatten().copied().collect();
+            distinct.sort();
+            distinct.dedup();
+            match distinct.as_slice() {
+                // One sender: it alone sent bad data.
+                [one] => {
+                    let one = *one;
+                    self.strike(one, 2);
+                }
+                // Several: wait for a good copy to tell which blocks were bad.
+                [_, _, ..] if !buf.is_empty() && dl.failed.len() < MAX_FAILED_KEPT => {
+                    dl.failed.insert(index, (buf, senders));
+                }
+                _ => {}
+            }
             self.emit(TorrentEvent::HashFailed(index));
-            self.strike(&suspects);
             self.fill_all();
         }
     }

@@ -76,6 +76,8 @@ enum Internal {
         piece: u32,
         ok: bool,
         error: Option<String>,
+        /// The piece's bytes, back for comparison with an earlier failed copy.
+        buf: Vec<u8>,
     },
 }
 
@@ -270,7 +272,12 @@ impl Torrent {
             Internal::ConnectFailed(addr) => {
                 self.connecting.remove(&addr);
             }
-            Internal::Checked { piece, ok, error } => self.piece_checked(piece, ok, error),
+            Internal::Checked {
+                piece,
+                ok,
+                error,
+                buf,
+            } => self.piece_checked(piece, ok, error, buf),
         }
     }
 

@@ -258,18 +258,21 @@ impl Torrent {
         self.emit(TorrentEvent::PeerBanned(addr));
     }
 
-    /// Counts a failed piece against the peers that sent it; bans at the strike limit.
-    pub(super) fn strike(&mut self, suspects: &[PeerKey]) {
-        let weight = if suspects.len() == 1 { 2 } else { 1 };
-        for key in suspects {
-            let Some(p) = self.peers.get(key) else {
-                continue;
-            };
-            let s = self.strikes.entry(p.peer_id).or_insert(0);
-            *s += weight;
-            if *s >= self.engine.config.ban_strikes {
-                self.ban(*key);
-            }
+    /// Adds `weight` strikes to `peer`; bans it at the limit (connected or not).
+    pub(super) fn strike(&mut self, peer: PeerId, weight: u32) {
+        let s = self.strikes.entry(peer).or_insert(0);
+        *s += weight;
+        if *s < self.engine.config.ban_strikes {
+            return;
+        }
+        self.banned_ids.insert(peer);
+        let key = self
+            .peers
+            .iter()
+            .find(|(_, p)| p.peer_id == peer)
+            .map(|(k, _)| *k);
+        if let Some(k) = key {
+            self.ban(k);
         }
     }
 
