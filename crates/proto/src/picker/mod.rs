@@ -133,14 +133,25 @@ enum Status {
 #[derive(Clone, Debug)]
 enum PeerHave {
     Seed,
-    Some(Bitfield),
+    /// The peer's pieces, and how many of them we want (so interest is O(1)).
+    Some {
+        bits: Bitfield,
+        wanted: u32,
+    },
 }
 
 impl PeerHave {
     fn has(&self, piece: u32) -> bool {
         match self {
             Self::Seed => true,
-            Self::Some(b) => b.get(piece),
+            Self::Some { bits, .. } => bits.get(piece),
+        }
+    }
+
+    fn none(pieces: u32) -> Self {
+        Self::Some {
+            bits: Bitfield::new(pieces),
+            wanted: 0,
         }
     }
 }
@@ -269,13 +280,13 @@ impl Picker {
         self.no_free_obtainable() && !self.is_done()
     }
 
-    /// Whether `peer` has a piece we want and do not have (we should be interested).
+    /// Whether `peer` has a piece we want and do not have (we should be interested). O(1).
     pub fn is_interesting(&self, peer: PeerKey) -> bool {
-        let Some(ph) = self.peers.get(&peer) else {
-            return false;
-        };
-        (0..self.geometry.piece_count())
-            .any(|p| ph.has(p) && self.is_wanted(p) && self.status[p as usize] != Status::Verifying)
+        match self.peers.get(&peer) {
+            Some(PeerHave::Seed) => self.wanted_missing > 0,
+            Some(PeerHave::Some { wanted, .. }) => *wanted > 0,
+            None => false,
+        }
     }
 
     /// Marks `piece` verified without downloading it (resume from storage).
@@ -301,21 +312,22 @@ impl Picker {
                     self.seeds += 1;
                     self.peers.insert(peer, PeerHave::Seed);
                 } else {
+                    let mut wanted = 0;
                     for p in bits.ones() {
                         self.add_avail(p, 1);
+                        wanted += u32::from(self.is_wanted(p));
                     }
-                    self.peers.insert(peer, PeerHave::Some(bits));
+                    self.peers.insert(peer, PeerHave::Some { bits, wanted });
                 }
             }
             PeerEvent::Have(piece) => {
                 let p = self.check_piece(piece)?;
                 let n = self.geometry.piece_count();
-                let ph = self
-                    .peers
-                    .entry(peer)
-                    .or_insert_with(|| PeerHave::Some(Bitfield::new(n)));
-                if let PeerHave::Some(bits) = ph {
+                let is_wanted = self.is_wanted(p);
+                let ph = self.peers.entry(peer).or_insert_with(|| PeerHave::none(n));
+                if let PeerHave::Some { bits, wanted } = ph {
                     if !bits.set(p, true) {
+                        *wanted += u32::from(is_wanted);
                         self.add_avail(p, 1);
                     }
                 }
@@ -328,7 +340,7 @@ impl Picker {
             PeerEvent::HaveNone => {
                 self.forget_peer_pieces(peer);
                 let n = self.geometry.piece_count();
-                self.peers.insert(peer, PeerHave::Some(Bitfield::new(n)));
+                self.peers.insert(peer, PeerHave::none(n));
             }
             PeerEvent::Gone => {
                 self.forget_peer_pieces(peer);
@@ -570,12 +582,30 @@ impl Picker {
         let old = std::mem::replace(&mut self.priority[p as usize], priority);
         if !self.have.get(p) {
             match (old.is_skip(), priority.is_skip()) {
-                (true, false) => self.wanted_missing += 1,
-                (false, true) => self.wanted_missing -= 1,
+                (true, false) => {
+                    self.wanted_missing += 1;
+                    self.count_wanted_by_peers(p, 1);
+                }
+                (false, true) => {
+                    self.wanted_missing -= 1;
+                    self.count_wanted_by_peers(p, -1);
+                }
                 _ => {}
             }
         }
         self.rebucket(p);
+    }
+
+    /// Piece `p` became wanted (+1) or unwanted (-1): adjust the count of every peer having it.
+    /// O(peers), once per verified piece or priority change.
+    fn count_wanted_by_peers(&mut self, p: u32, delta: i32) {
+        for ph in self.peers.values_mut() {
+            if let PeerHave::Some { bits, wanted } = ph {
+                if bits.get(p) {
+                    *wanted = wanted.saturating_add_signed(delta);
+                }
+            }
+        }
     }
 
     fn is_wanted(&self, p: u32) -> bool {
@@ -611,7 +641,7 @@ impl Picker {
     fn forget_peer_pieces(&mut self, peer: PeerKey) {
         match self.peers.remove(&peer) {
             Some(PeerHave::Seed) => self.seeds -= 1,
-            Some(PeerHave::Some(bits)) => {
+            Some(PeerHave::Some { bits, .. }) => {
                 for p in bits.ones() {
                     self.add_avail(p, -1);
                 }
@@ -627,6 +657,7 @@ impl Picker {
         self.buckets.remove(p);
         if !self.have.set(p, true) && !self.priority[p as usize].is_skip() {
             self.wanted_missing -= 1;
+            self.count_wanted_by_peers(p, -1);
         }
         self.status[p as usize] = Status::Have;
         if let Some(at) = self.deadline_of.remove(&p) {
@@ -671,7 +702,7 @@ impl Picker {
         let peer_avail = |p: u32| {
             self.peers
                 .values()
-                .filter(|h| matches!(h, PeerHave::Some(b) if b.get(p)))
+                .filter(|h| matches!(h, PeerHave::Some { bits, .. } if bits.get(p)))
                 .count() as u32
         };
         for p in 0..self.geometry.piece_count() {
@@ -683,6 +714,12 @@ impl Picker {
             .filter(|h| matches!(h, PeerHave::Seed))
             .count() as u32;
         assert_eq!(seeds, self.seeds);
+        for h in self.peers.values() {
+            if let PeerHave::Some { bits, wanted } = h {
+                let expected = bits.ones().filter(|&p| self.is_wanted(p)).count() as u32;
+                assert_eq!(*wanted, expected, "wanted count of a peer");
+            }
+        }
     }
 
     pub(crate) fn block_state_is_free(&self, block: Block) -> bool {
