@@ -168,6 +168,9 @@ impl Message {
 }
 
 /// Checks the length prefix `len` (> 0) against what message id `id` allows.
+///
+/// BEP 3: "All non-keepalive messages start with a single byte which gives their type";
+/// an id swarmfs does not know is an error, as is a length its kind cannot have.
 fn check_len(id: u8, len: u32) -> Result<(), DecodeError> {
     let Some(kind) = MessageKind::from_id(id) else {
         return Err(DecodeError::UnknownId { id, len });

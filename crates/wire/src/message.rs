@@ -217,6 +217,12 @@ impl MessageKind {
     }
 
     /// The exact length prefix of this kind, or `None` if its payload is variable.
+    ///
+    /// BEP 3: "'choke', 'unchoke', 'interested', and 'not interested' have no payload";
+    /// "'have' messages have a single payload, which is the index"; "'request' messages
+    /// contain an index, begin, and length"; BEP 5: "The payload is the UDP port of the DHT
+    /// node in network byte order"; BEP 6 gives have all / have none no payload, suggest and
+    /// allowed fast a piece index, and reject request the request's three fields.
     pub(crate) fn fixed_len(self) -> Option<u32> {
         match self {
             Self::KeepAlive => Some(0),
