@@ -147,7 +147,7 @@ impl Choker {
         let mut desired: BTreeSet<PeerKey> = regular.iter().copied().collect();
 
         // Not interested but better than the worst regular peer: keep them unchoked (BEP 3).
-        if regular.len() == self.config.regular_slots {
+        if self.config.regular_slots > 0 && regular.len() == self.config.regular_slots {
             if let Some(worst) = ranked.get(regular.len().saturating_sub(1)).map(|c| rate(c)) {
                 desired.extend(
                     peers
