@@ -524,6 +524,29 @@ pub async fn piece_store_blocks(factory: Arc<dyn StorageFactory>) {
         .write_block(p0, 0, &t.data[..10])
         .await
         .expect("write after invalidate");
+    // A piece index from a larger torrent is refused, not a panic.
+    let big = Geometry::new(32 * 1024, &[1 << 30]).expect("geometry");
+    let foreign = big.piece(1000).expect("piece");
+    let mut buf = [0u8; 4];
+    assert!(matches!(
+        store.read(foreign, 0, &mut buf).await,
+        Err(PieceStoreError::NoSuchPiece {
+            piece: 1000,
+            count: 4
+        })
+    ));
+    assert!(matches!(
+        store.write_block(foreign, 0, &buf).await,
+        Err(PieceStoreError::NoSuchPiece { .. })
+    ));
+    assert!(matches!(
+        store.verify_piece(foreign).await,
+        Err(PieceStoreError::NoSuchPiece { .. })
+    ));
+    assert!(matches!(
+        store.invalidate(foreign).await,
+        Err(PieceStoreError::NoSuchPiece { .. })
+    ));
 }
 
 /// The bitfield survives a reopen; blocks written after the last persist (stamps changed) make the

@@ -58,6 +58,14 @@ pub enum PieceStoreError {
         /// Total length of the torrent.
         total: u64,
     },
+    /// The piece index is out of range for this torrent (it came from another geometry).
+    #[error("no piece {piece} in a torrent of {count} pieces")]
+    NoSuchPiece {
+        /// The piece.
+        piece: u32,
+        /// Pieces in the torrent.
+        count: u32,
+    },
     /// A write into a piece that is already verified (invalidate it first).
     #[error("piece {piece} is verified; invalidate it before writing")]
     AlreadyVerified {
@@ -326,6 +334,9 @@ impl PieceStore {
     /// Like [`PieceStore::verify_piece`] for many pieces, hashed on all cores, with one sync per
     /// file and one persist for the batch.
     pub async fn verify_pieces(&self, pieces: &[PieceIndex]) -> Result<Vec<bool>, PieceStoreError> {
+        for &p in pieces {
+            self.check_piece(p)?;
+        }
         let mut verdicts = vec![false; pieces.len()];
         let mut todo = Vec::new();
         {
@@ -379,6 +390,7 @@ impl PieceStore {
 
     /// Unmarks `piece` (and persists that) so that it can be written again.
     pub async fn invalidate(&self, piece: PieceIndex) -> Result<(), PieceStoreError> {
+        self.check_piece(piece)?;
         {
             let mut st = self.lock();
             if st.busy.get(piece.get()) {
@@ -460,8 +472,9 @@ impl PieceStore {
         offset: u32,
         len: usize,
     ) -> Result<(), PieceStoreError> {
+        self.check_piece(piece)?;
         let ok = u32::try_from(len).is_ok_and(|l| self.geometry.contains(piece, offset, l));
-        if ok && piece.get() < self.geometry.piece_count() {
+        if ok {
             Ok(())
         } else {
             Err(PieceStoreError::OutOfPiece {
@@ -469,6 +482,18 @@ impl PieceStore {
                 offset,
                 len,
                 piece_len: self.geometry.piece_len(piece),
+            })
+        }
+    }
+
+    /// A [`PieceIndex`] from another torrent's geometry may be out of range here.
+    fn check_piece(&self, piece: PieceIndex) -> Result<(), PieceStoreError> {
+        if piece.get() < self.geometry.piece_count() {
+            Ok(())
+        } else {
+            Err(PieceStoreError::NoSuchPiece {
+                piece: piece.get(),
+                count: self.geometry.piece_count(),
             })
         }
     }
