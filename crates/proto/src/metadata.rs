@@ -54,12 +54,12 @@ pub enum MetadataError {
         /// The limit.
         max: u32,
     },
-    /// A data message whose `total_size` is not the size being assembled.
-    #[error("metadata total size {got} differs from {expected}")]
+    /// A data message whose `total_size` is not the `metadata_size` the peer announced.
+    #[error("metadata total size {got} differs from the announced {expected}")]
     SizeMismatch {
         /// `total_size` in the message.
         got: u64,
-        /// The size being assembled.
+        /// The size the peer announced.
         expected: u32,
     },
     /// A piece index past the end of the metadata.
@@ -256,15 +256,22 @@ impl MetadataAssembler {
         if self.complete {
             return Ok(());
         }
+        let Some(announced) = self.peers.get(&peer).map(|pm| pm.size) else {
+            return Ok(()); // a peer that announced no size was never asked
+        };
+        // BEP 9: `total_size` must be the `metadata_size` the peer announced.
+        if total_size != u64::from(announced) {
+            return Err(MetadataError::SizeMismatch {
+                got: total_size,
+                expected: announced,
+            });
+        }
         self.ensure_attempt();
         let Some(attempt) = self.attempt.as_mut() else {
             return Ok(());
         };
-        if total_size != u64::from(attempt.size) {
-            return Err(MetadataError::SizeMismatch {
-                got: total_size,
-                expected: attempt.size,
-            });
+        if attempt.size != announced {
+            return Ok(()); // a late answer for an earlier attempt of another size
         }
         let count = attempt.piece_count();
         if piece >= count {
@@ -338,7 +345,8 @@ impl MetadataAssembler {
             .min()
     }
 
-    /// Requests older than the timeout are given up (and may go to another peer).
+    /// Requests older than the timeout are given up and count as a reject: the piece goes to
+    /// another peer, and a silent peer is not asked for it again.
     pub fn handle_timeout(&mut self, now: Instant) {
         let timeout = self.config.request_timeout;
         let expired: Vec<(PeerKey, u32)> = match self.attempt.as_ref() {
@@ -354,7 +362,7 @@ impl MetadataAssembler {
             None => return,
         };
         for (peer, piece) in expired {
-            self.clear_request(peer, piece);
+            self.handle_reject(peer, piece);
         }
     }
 

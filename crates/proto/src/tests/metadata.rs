@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use swarmfs_metainfo::InfoHash;
 
+use proptest::prelude::*;
+
 use crate::{
     METADATA_PIECE_SIZE, MetadataAssembler, MetadataConfig, MetadataError, MetadataEvent, PeerKey,
     Rng,
@@ -17,6 +19,16 @@ enum Behaviour {
     Silent,
     /// Flips a byte in every piece it sends.
     Lies,
+    /// Flips a byte in piece `i` when bit `i % 64` of the mask is set.
+    LiesOn(u64),
+    /// Announces a size 7 bytes too large and sends garbage of that size.
+    WrongSize,
+}
+
+impl Behaviour {
+    fn is_liar(self) -> bool {
+        matches!(self, Self::Lies | Self::LiesOn(_) | Self::WrongSize)
+    }
 }
 
 struct Meta {
@@ -46,9 +58,8 @@ impl Meta {
     fn add(&mut self, k: u64, b: Behaviour) -> PeerKey {
         let key = PeerKey(k);
         self.behaviour.insert(key, b);
-        self.m
-            .handle_peer_size(key, self.info.len() as u64)
-            .unwrap();
+        let size = self.info.len() as u64 + if b == Behaviour::WrongSize { 7 } else { 0 };
+        self.m.handle_peer_size(key, size).unwrap();
         key
     }
 
@@ -84,6 +95,19 @@ impl Meta {
                     Behaviour::Lies => {
                         data[0] ^= 0xff;
                         self.m.handle_data(peer, piece, total, &data).unwrap();
+                    }
+                    Behaviour::LiesOn(mask) => {
+                        if mask & (1 << (piece % 64)) != 0 {
+                            data[0] ^= 0xff;
+                        }
+                        self.m.handle_data(peer, piece, total, &data).unwrap();
+                    }
+                    Behaviour::WrongSize => {
+                        let size = total + 7;
+                        let len = (size - u64::from(piece) * 16384).min(16384) as usize;
+                        self.m
+                            .handle_data(peer, piece, size, &vec![0xab; len])
+                            .unwrap();
                     }
                     Behaviour::Rejects => self.m.handle_reject(peer, piece),
                     Behaviour::Silent => {}
@@ -342,4 +366,42 @@ fn spreads_again_when_every_peer_was_tried_alone() {
         vec![p0],
         "the zeroed piece of the first attempt is traced to its sender"
     );
+}
+
+fn behaviour() -> impl Strategy<Value = Behaviour> {
+    prop_oneof![
+        Just(Behaviour::Rejects),
+        Just(Behaviour::Silent),
+        Just(Behaviour::Lies),
+        any::<u64>().prop_map(Behaviour::LiesOn),
+        Just(Behaviour::WrongSize),
+        Just(Behaviour::Honest),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// With one honest peer among any mix of liars, rejecters and silent peers, the metadata is
+    /// assembled, it is the real one, and only peers that lied are banned.
+    #[test]
+    fn any_crowd_with_one_honest_peer_yields_the_metadata(
+        len in 1..100_000usize,
+        others in proptest::collection::vec(behaviour(), 0..6),
+        honest_at in any::<usize>(),
+    ) {
+        let mut t = Meta::new(len);
+        let mut crowd = others;
+        let at = honest_at % (crowd.len() + 1);
+        crowd.insert(at, Behaviour::Honest);
+        for (k, b) in crowd.iter().enumerate() {
+            t.add(k as u64 + 1, *b);
+        }
+        t.run();
+        prop_assert!(t.completed() == Some(&t.info), "not assembled; events {:?}", t.events.len());
+        for peer in t.banned() {
+            prop_assert!(t.behaviour[&peer].is_liar(), "{:?} banned", t.behaviour[&peer]);
+        }
+        prop_assert!(t.events.iter().filter(|e| matches!(e, MetadataEvent::Complete(_))).count() == 1);
+    }
 }
