@@ -69,6 +69,12 @@ pub trait RandomAccess: Send + Sync + fmt::Debug {
         let _ = (offset, buf);
         None
     }
+
+    /// Hints that `len` bytes at `offset` will be read soon (a backend may start reading them
+    /// ahead, e.g. `posix_fadvise(WILLNEED)`); never fails, never blocks for long. Default: no-op.
+    fn prefetch(&self, offset: u64, len: u64) {
+        let _ = (offset, len);
+    }
 }
 
 /// Opens the files of torrents and stores small metadata blobs beside them.

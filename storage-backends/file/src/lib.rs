@@ -20,13 +20,14 @@ mod meta;
 mod walk;
 
 use std::fs::File;
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use rustix::fs::{FallocateFlags, fallocate};
+use rustix::fs::{Advice, FallocateFlags, fadvise, fallocate};
 use swarmfs_storage::{
     FileStamp, MetaName, RandomAccess, StorageError, StorageFactory, StoragePath, checked_end,
 };
@@ -147,6 +148,13 @@ impl RandomAccess for FileHandle {
 
     fn read_at_blocking(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), StorageError>> {
         Some(self.read_sync(offset, buf))
+    }
+
+    fn prefetch(&self, offset: u64, len: u64) {
+        if let (Ok(Some(f)), Some(len)) = (self.file(false), NonZeroU64::new(len)) {
+            // Advisory: starts read-ahead of the range without waiting for it.
+            let _ = fadvise(&*f, offset, Some(len), Advice::WillNeed);
+        }
     }
 
     async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
