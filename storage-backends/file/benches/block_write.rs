@@ -2,7 +2,8 @@
 //! number of backend write calls per piece (the file backend issues one `pwrite` per call).
 //!
 //! ```text
-//! cargo bench -p swarmfs-file --bench block_write -- [--mib N] [--runs N]
+//! cargo bench -p swarmfs-file --bench block_write -- [--mib N] [--runs N] [--backend memory|file]
+//!     [--verify-every N]    # 0 = write only, 1 = verify each piece, N = verify batches of N
 //! ```
 
 use std::sync::Arc;
@@ -82,8 +83,19 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut mib: u64 = 256;
     let mut runs = 3;
+    let mut only: Option<String> = None;
+    let mut modes = vec![0u32, 1, 64];
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--backend" => only = args.next(),
+            "--verify-every" => {
+                modes = vec![
+                    args.next()
+                        .expect("--verify-every N")
+                        .parse()
+                        .expect("number"),
+                ];
+            }
             "--mib" => mib = args.next().expect("--mib N").parse().expect("number"),
             "--runs" => runs = args.next().expect("--runs N").parse().expect("number"),
             _ => {}
@@ -117,8 +129,11 @@ fn main() {
     )
     .expect("hashes");
     for backend in ["memory", "file"] {
+        if only.as_deref().is_some_and(|o| o != backend) {
+            continue;
+        }
         // 0: write only; 1: verify (sync + persist) every piece; 64: verify batches of 64 pieces.
-        for verify_every in [0u32, 1, 64] {
+        for &verify_every in &modes {
             let verify = verify_every > 0;
             let mut rates = Vec::new();
             let mut per_piece = (0.0, 0.0);

@@ -2,10 +2,11 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{AtFlags, Mode, OFlags, fsync, openat, renameat, unlinkat};
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, fsync, openat, renameat, unlinkat};
 use rustix::io::Errno;
 use swarmfs_storage::{MetaName, StorageError};
 
@@ -27,6 +28,7 @@ pub(crate) fn load(
     let Some(dir) = open_dir(&root_fd, META_DIR, false, &shown)? else {
         return Ok(None);
     };
+    remove_stale_temporaries(&dir, name);
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = match openat(&dir, name.as_str(), flags, Mode::empty()) {
         Ok(fd) => fd,
@@ -94,4 +96,19 @@ pub(crate) fn store(root: &Path, name: &MetaName, data: &[u8]) -> Result<(), Sto
         return Err(StorageError::io(&shown, e.into()));
     }
     fsync(&dir).map_err(|e| StorageError::io(&shown, e.into()))
+}
+
+/// Removes `<name>.tmp-*` files a crash left between creating and renaming them (best effort:
+/// a store that loads its blob is the only writer of that name).
+fn remove_stale_temporaries(dir: &OwnedFd, name: &MetaName) {
+    let prefix = format!("{name}.tmp-");
+    let Ok(entries) = Dir::read_from(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_bytes();
+        if file.starts_with(prefix.as_bytes()) {
+            let _ = unlinkat(dir, entry.file_name(), AtFlags::empty());
+        }
+    }
 }

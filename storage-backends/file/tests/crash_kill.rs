@@ -276,4 +276,10 @@ async fn kill_9_never_marks_unverified_and_never_loses_verified() {
         all.extend(std::fs::read(dir.join(name)).unwrap_or_default());
     }
     assert!(all == t.data, "final data differs");
+    // Temporary resume files a kill left behind were cleaned up when the store was reopened.
+    let meta: Vec<_> = std::fs::read_dir(dir.join(".swarmfs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(meta, vec![RESUME], "stale files in the metadata directory");
 }
