@@ -61,19 +61,26 @@ async fn ten_nodes_share_a_bep46_item() {
         .unwrap();
     match nodes[6].put_mutable(publish(3, 0xcc), Some(1)).await {
         Err(DhtError::Conflict { stored, errors }) => {
-            assert_eq!(stored, 0, "every node holds seq 2");
-            assert!(errors.len() >= 5 && errors.iter().all(|e| e.code == ErrorCode::CasMismatch));
+            // BEP 44's CAS is per node: a node that held no copy (with 10 nodes, at most one is
+            // outside both earlier puts' closest 8 + publisher) accepts the put.
+            assert!(stored <= 1, "{stored} nodes without a copy");
+            assert!(errors.len() >= 6 && errors.iter().all(|e| e.code == ErrorCode::CasMismatch));
         }
         other => panic!("cas mismatch accepted: {other:?}"),
     }
+    // The newest verified item wins: seq 2, or seq 3 if the lone copy-less node is reached.
     let got = nodes[0]
         .get_mutable(&key.verifying_key().to_bytes(), salt)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        (got.seq(), got.value().bep46_info_hash()),
-        (2, Some([0xbb; 20]))
+    let ih = got.value().bep46_info_hash();
+    assert!(
+        matches!(
+            (got.seq(), ih),
+            (2, Some([0xbb, ..])) | (3, Some([0xcc, ..]))
+        ),
+        "{got:?}"
     );
     shutdown(nodes).await;
 }
