@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use swarmfs_wire::{
     Extended, ExtensionHandshake, Message, MessageDecoder, MetadataPiece, UtMetadata, extension,
     ut_metadata,
@@ -52,23 +51,40 @@ pub(super) async fn run(
 }
 
 impl Reader {
+    /// Reads into one reused buffer and decodes in place: payloads are copied out (small
+    /// allocations the allocator recycles) so the buffer itself is never reallocated, which keeps
+    /// page faults and the resident set low.
     async fn read_loop(&mut self, sock: &mut OwnedReadHalf) -> Result<(), PeerError> {
         let decoder = MessageDecoder::new();
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut buf = vec![0u8; READ_CHUNK];
+        let (mut start, mut end) = (0usize, 0usize);
         let idle = self.setup.idle_timeout;
         loop {
-            while let Some((msg, _)) = decoder.decode(&mut buf)? {
+            while let Some((msg, n)) = decoder.decode_slice(&buf[start..end])? {
+                start += n;
                 self.handle(msg).await?;
             }
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
+            if start == end {
+                (start, end) = (0, 0);
             }
-            let n = tokio::time::timeout_at(Instant::now() + idle, sock.read_buf(&mut buf))
+            // Room for the whole pending frame (its prefix is checked against the limit).
+            if let Some(prefix) = buf[start..end].first_chunk::<4>() {
+                let need = 4 + u32::from_be_bytes(*prefix) as usize;
+                if need > buf.len() {
+                    buf.resize(need.max(READ_CHUNK), 0);
+                }
+            }
+            if start > 0 && buf.len() - end < READ_CHUNK / 4 {
+                buf.copy_within(start..end, 0);
+                (start, end) = (0, end - start);
+            }
+            let n = tokio::time::timeout_at(Instant::now() + idle, sock.read(&mut buf[end..]))
                 .await
                 .map_err(|_| PeerError::Timeout("idle"))??;
             if n == 0 {
                 return Ok(());
             }
+            end += n;
             limit::acquire(&self.setup.shared.download_limits, n).await;
         }
     }

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use swarmfs_wire::{BlockRequest, Message, Piece};
+use bytes::{BufMut, BytesMut};
+use swarmfs_wire::{BlockRequest, Message};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
@@ -26,7 +26,9 @@ struct Writer {
     out: BytesMut,
     queue: VecDeque<BlockRequest>,
     choking: bool,
-    cache: Option<(u32, Bytes)>,
+    /// The piece read last (index, bytes): requests for its blocks are served from memory.
+    cache: Option<u32>,
+    cache_buf: Vec<u8>,
 }
 
 pub(super) async fn run(
@@ -42,6 +44,7 @@ pub(super) async fn run(
         queue: VecDeque::new(),
         choking: true,
         cache: None,
+        cache_buf: Vec::new(),
         setup,
     };
     if let Some(hs) = &me.setup.handshake {
@@ -138,47 +141,67 @@ impl Writer {
 
     /// Appends the requested block, or a reject when we cannot serve it.
     async fn serve(&mut self, r: BlockRequest) {
-        match self.block(r).await {
-            Some(data) => {
-                limit::acquire(&self.setup.shared.upload_limits, data.len()).await;
-                let n = data.len() as u64;
-                Message::Piece(Piece {
-                    index: r.index,
-                    begin: r.begin,
-                    data,
-                })
-                .encode(&mut self.out);
-                self.setup.uploaded.fetch_add(n, Ordering::Relaxed);
-                self.setup.shared.uploaded.fetch_add(n, Ordering::Relaxed);
-            }
-            None => self.reject(r),
+        if !self.load(r).await {
+            return self.reject(r);
         }
+        limit::acquire(&self.setup.shared.upload_limits, r.length as usize).await;
+        let data = match self.cache {
+            Some(_) => &self.cache_buf[r.begin as usize..(r.begin + r.length) as usize],
+            None => &self.cache_buf[..r.length as usize],
+        };
+        // BEP 3 piece message: <len=9+n><7><index><begin><block>, encoded straight from the
+        // cache so the block is copied once, into the socket buffer.
+        self.out.put_u32(9 + r.length);
+        self.out.put_u8(7);
+        self.out.put_u32(r.index);
+        self.out.put_u32(r.begin);
+        self.out.put_slice(data);
+        let n = u64::from(r.length);
+        self.setup.uploaded.fetch_add(n, Ordering::Relaxed);
+        self.setup.shared.uploaded.fetch_add(n, Ordering::Relaxed);
     }
 
-    async fn block(&mut self, r: BlockRequest) -> Option<Bytes> {
-        let ready = self.setup.shared.ready.get()?;
+    /// Makes the block's bytes available in `cache_buf`: the whole piece (cached, when it is not
+    /// too long) or just the block. Returns false when we cannot serve it.
+    async fn load(&mut self, r: BlockRequest) -> bool {
+        let Some(ready) = self.setup.shared.ready.get() else {
+            return false;
+        };
         let geometry = ready.store.geometry();
-        let piece = geometry.piece(r.index)?;
+        let Some(piece) = geometry.piece(r.index) else {
+            return false;
+        };
         if !ready.have.get(r.index) || !geometry.contains(piece, r.begin, r.length) {
-            return None;
+            return false;
         }
-        let (start, end) = (r.begin as usize, (r.begin + r.length) as usize);
-        if let Some((p, data)) = &self.cache {
-            if *p == r.index {
-                return Some(data.slice(start..end));
-            }
+        if self.cache == Some(r.index) {
+            return true;
         }
         let piece_len = geometry.piece_len(piece);
         if piece_len <= MAX_CACHED_PIECE {
-            let mut buf = vec![0u8; piece_len as usize];
-            ready.store.read(piece, 0, &mut buf).await.ok()?;
-            let data = Bytes::from(buf);
-            self.cache = Some((r.index, data.clone()));
-            Some(data.slice(start..end))
+            self.cache = None;
+            self.cache_buf.resize(piece_len as usize, 0);
+            if ready
+                .store
+                .read(piece, 0, &mut self.cache_buf)
+                .await
+                .is_err()
+            {
+                return false;
+            }
+            self.cache = Some(r.index);
         } else {
-            let mut buf = vec![0u8; r.length as usize];
-            ready.store.read(piece, r.begin, &mut buf).await.ok()?;
-            Some(Bytes::from(buf))
+            self.cache = None;
+            self.cache_buf.resize(r.length as usize, 0);
+            if ready
+                .store
+                .read(piece, r.begin, &mut self.cache_buf)
+                .await
+                .is_err()
+            {
+                return false;
+            }
         }
+        true
     }
 }

@@ -23,6 +23,16 @@ use crate::shared::{HaveBits, Ready};
 /// Failed multi-sender pieces kept for comparison (bounds memory).
 const MAX_FAILED_KEPT: usize = 32;
 
+/// Most piece buffers kept for reuse.
+const MAX_POOLED: usize = 64;
+
+fn recycle(pool: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
+    if pool.len() < MAX_POOLED && buf.capacity() > 0 {
+        buf.clear();
+        pool.push(buf);
+    }
+}
+
 /// Senders of the blocks of `bad` that differ from `good`.
 fn differing_senders(bad: &[u8], senders: &[Option<PeerId>], good: &[u8]) -> Vec<PeerId> {
     let mut out: Vec<PeerId> = bad
@@ -43,6 +53,8 @@ pub(super) struct Download {
     pub(super) choker: Choker,
     /// Buffers of pieces being received, filled block by block.
     bufs: HashMap<u32, Vec<u8>>,
+    /// Piece buffers back from hashing, reused so that steady state allocates nothing.
+    pool: Vec<Vec<u8>>,
     /// Who sent each block of the pieces being received (and being checked).
     senders: HashMap<u32, Vec<Option<PeerId>>>,
     /// Pieces that failed with blocks from several peers: the bad copy and its senders, kept
@@ -126,6 +138,7 @@ impl Torrent {
             picker,
             choker: Choker::new(cc),
             bufs: HashMap::new(),
+            pool: Vec::new(),
             senders: HashMap::new(),
             failed: HashMap::new(),
             done_reported: false,
@@ -181,10 +194,12 @@ impl Torrent {
         }
         if let BlockOutcome::Accepted { piece_complete } = outcome {
             self.dl_meter.add(now, u64::from(block.len));
-            let buf = dl
-                .bufs
-                .entry(msg.index)
-                .or_insert_with(|| vec![0u8; piece_len]);
+            let pool = &mut dl.pool;
+            let buf = dl.bufs.entry(msg.index).or_insert_with(|| {
+                let mut b = pool.pop().unwrap_or_default();
+                b.resize(piece_len, 0);
+                b
+            });
             let start = msg.begin as usize;
             buf[start..start + msg.data.len()].copy_from_slice(&msg.data);
             let blocks = piece_len.div_ceil(BLOCK_SIZE as usize);
@@ -348,6 +363,7 @@ impl Torrent {
                 .remove(&index)
                 .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
                 .unwrap_or_default();
+            recycle(&mut dl.pool, buf);
             if let Some(ready) = self.shared.ready.get() {
                 ready.have.set(index);
             }
@@ -376,8 +392,14 @@ impl Torrent {
                 // Several: wait for a good copy to tell which blocks were bad.
                 [_, _, ..] if !buf.is_empty() && dl.failed.len() < MAX_FAILED_KEPT => {
                     dl.failed.insert(index, (buf, senders));
+                    self.emit(TorrentEvent::HashFailed(index));
+                    self.fill_all();
+                    return;
                 }
                 _ => {}
+            }
+            if let Some(dl) = self.dl.as_mut() {
+                recycle(&mut dl.pool, buf);
             }
             self.emit(TorrentEvent::HashFailed(index));
             self.fill_all();

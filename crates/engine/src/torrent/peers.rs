@@ -20,6 +20,8 @@ use crate::engine::ConnSlot;
 use crate::event::TorrentEvent;
 use crate::peer::{self, FromPeer, MAX_SERVE_QUEUE, OUR_UT_METADATA, PeerSetup, ToWriter};
 
+/// Fewest requests kept outstanding with an unchoking peer (128 blocks = 2 MiB).
+const MIN_QUEUE_DEPTH: u32 = 128;
 /// Most availability messages kept from a peer while the metadata is unknown.
 const MAX_EARLY: usize = 1 << 16;
 
@@ -169,6 +171,9 @@ impl Torrent {
         let now = Instant::now();
         let mut pipeline_config = PipelineConfig::default();
         pipeline_config.request_timeout = cfg.request_timeout;
+        // The round trip measured on a fast link is mostly the peer's turnaround, so the
+        // bandwidth-delay product underestimates; keep at least 2 MiB in flight.
+        pipeline_config.min_depth = MIN_QUEUE_DEPTH;
         let p = Peer {
             addr,
             peer_id: hs.peer_id,
