@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use swarmfs_wire::PeerId;
 
+use crate::discovery::DiscoveryConfig;
 use crate::engine::Engine;
 use crate::error::EngineError;
 
@@ -24,6 +25,7 @@ pub(crate) struct EngineConfig {
     pub(crate) unchoke_slots: usize,
     pub(crate) ban_strikes: u32,
     pub(crate) reconnect_interval: Duration,
+    pub(crate) discovery: DiscoveryConfig,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +44,7 @@ impl Default for EngineConfig {
             unchoke_slots: 4,
             ban_strikes: 3,
             reconnect_interval: Duration::from_secs(5),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }

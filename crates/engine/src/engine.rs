@@ -13,6 +13,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::{EngineBuilder, EngineConfig, TorrentOptions};
 use crate::connect::read_handshake;
+use crate::discovery::dht::DhtDiscovery;
+use crate::discovery::lsd::{LsdConfig, LsdDiscovery};
+use crate::discovery::{self, Discovery, DiscoveryTorrent};
 use crate::error::{AddError, EngineError};
 use crate::handle::TorrentHandle;
 use crate::limit::RateLimit;
@@ -35,6 +38,10 @@ pub(crate) struct EngineShared {
     torrents: Mutex<HashMap<InfoHash, TorrentHandle>>,
     upload_limit: Option<Arc<RateLimit>>,
     download_limit: Option<Arc<RateLimit>>,
+    /// The engine's DHT node, when enabled.
+    pub(crate) dht: Option<Arc<DhtDiscovery>>,
+    /// Every discovery source fed each torrent (the DHT and LSD among them when enabled).
+    sources: Vec<Arc<dyn Discovery>>,
 }
 
 /// One of the session's connection slots; released when dropped.
@@ -94,11 +101,16 @@ impl Engine {
             source,
         })?;
         let peer_id = config.peer_id.unwrap_or_else(random_peer_id);
+        let tasks = Tasks::default();
+        let shutdown = watch::Sender::new(false);
+        let (dht, sources) = start_discovery(&config, &tasks, &shutdown).await?;
         let inner = Arc::new(EngineShared {
             peer_id,
             listen_addr,
-            tasks: Tasks::default(),
-            shutdown: watch::Sender::new(false),
+            tasks,
+            shutdown,
+            dht,
+            sources,
             connections: Arc::new(AtomicUsize::new(0)),
             torrents: Mutex::new(HashMap::new()),
             upload_limit: config.upload_rate_limit.map(RateLimit::new),
@@ -117,6 +129,11 @@ impl Engine {
     /// Our peer id.
     pub fn peer_id(&self) -> PeerId {
         self.inner.peer_id
+    }
+
+    /// The engine's DHT node, when enabled (for lookups of its own, e.g. BEP 44 items).
+    pub fn dht(&self) -> Option<&swarmfs_dht::Dht> {
+        self.inner.dht.as_ref().map(|d| d.dht())
     }
 
     /// Tasks of this engine still running (zero after [`Engine::shutdown`] returned).
@@ -193,6 +210,17 @@ impl Engine {
         let handle = TorrentHandle::new(cmd_tx, shared.clone(), events.clone());
         map.insert(info_hash, handle.clone());
         drop(map);
+        let (sink, candidates) = discovery::sink();
+        // BEP 27: a private torrent takes peers only from its tracker (and those given here).
+        if !info.as_ref().is_some_and(Info::is_private) {
+            for source in &self.inner.sources {
+                source.add_torrent(DiscoveryTorrent {
+                    info_hash,
+                    listen_port: self.inner.listen_addr.port(),
+                    sink: sink.clone(),
+                });
+            }
+        }
         self.inner.tasks.spawn(torrent::run(TorrentStart {
             engine: self.inner.clone(),
             shared,
@@ -201,6 +229,7 @@ impl Engine {
             options,
             commands: cmd_rx,
             info,
+            candidates,
         }));
         Ok(handle)
     }
@@ -210,7 +239,54 @@ impl Engine {
         self.inner.shutdown.send_replace(true);
         self.inner.lock().clear();
         self.inner.tasks.wait_idle().await;
+        if let Some(dht) = &self.inner.dht {
+            dht.dht().shutdown().await;
+        }
     }
+}
+
+/// Starts the DHT node and LSD when enabled; returns the DHT and every discovery source.
+async fn start_discovery(
+    config: &EngineConfig,
+    tasks: &Tasks,
+    shutdown: &watch::Sender<bool>,
+) -> Result<(Option<Arc<DhtDiscovery>>, Vec<Arc<dyn Discovery>>), EngineError> {
+    let d = &config.discovery;
+    let mut sources = Vec::new();
+    let mut dht = None;
+    if d.dht {
+        let node = swarmfs_dht::Dht::builder()
+            .bind(d.dht_bind)
+            .bootstrap(&d.dht_bootstrap)
+            .build()
+            .await?;
+        let source = Arc::new(DhtDiscovery::new(
+            node,
+            tasks.clone(),
+            shutdown.subscribe(),
+            d.dht_announce_interval,
+            d.dht_retry_interval,
+        ));
+        sources.push(source.clone() as Arc<dyn Discovery>);
+        dht = Some(source);
+    }
+    if d.lsd {
+        let lsd = LsdConfig {
+            group: d.lsd_group,
+            interface: d.lsd_interface,
+            announce_interval: d.lsd_announce_interval,
+            min_gap: d.lsd_min_gap,
+        };
+        let source = LsdDiscovery::start(lsd, tasks, shutdown.subscribe()).map_err(|source| {
+            EngineError::Lsd {
+                group: d.lsd_group,
+                source,
+            }
+        })?;
+        sources.push(Arc::new(source));
+    }
+    sources.extend(d.sources.iter().cloned());
+    Ok((dht, sources))
 }
 
 fn random_peer_id() -> PeerId {

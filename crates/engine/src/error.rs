@@ -18,6 +18,17 @@ pub enum EngineError {
         /// The cause.
         source: io::Error,
     },
+    /// The DHT node could not start.
+    #[error("cannot start the dht: {0}")]
+    Dht(#[from] swarmfs_dht::DhtError),
+    /// The LSD socket could not be opened or could not join its group.
+    #[error("cannot start lsd on {group}: {source}")]
+    Lsd {
+        /// The multicast group.
+        group: SocketAddr,
+        /// The cause.
+        source: io::Error,
+    },
 }
 
 /// Why a torrent could not be added.

@@ -11,13 +11,18 @@
 //!   and a writer (batched writes, blocks served from the piece store). Pieces are hashed from
 //!   memory as they complete and written whole.
 //!
-//! Peer discovery (DHT, LSD, PEX) is not here yet: peers come from a magnet's `x.pe`, from
-//! [`TorrentOptions::peers`] or from [`TorrentHandle::add_peer`]. The engine speaks plain TCP
-//! (no MSE/PE encryption, no uTP).
+//! - Peers are discovered through one interface ([`Discovery`]): the DHT (BEP 5, one node per
+//!   engine), local service discovery (BEP 14 multicast), peer exchange (BEP 11), a magnet's
+//!   `x.pe`, [`TorrentOptions::peers`] and [`TorrentHandle::add_peer`] all feed each torrent's
+//!   bounded, de-duplicated candidate queue. DHT and LSD are off unless enabled on the
+//!   [`EngineBuilder`]; the engine never contacts a public DHT router by itself.
+//!
+//! The engine speaks plain TCP (no MSE/PE encryption, no uTP).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod config;
 mod connect;
+mod discovery;
 mod engine;
 mod error;
 mod event;
@@ -29,6 +34,7 @@ mod tasks;
 mod torrent;
 
 pub use config::{EngineBuilder, TorrentOptions};
+pub use discovery::{Discovery, DiscoveryTorrent, PUBLIC_DHT_BOOTSTRAP, PeerSink, PeerSource};
 pub use engine::Engine;
 pub use error::{AddError, EngineError, TorrentError};
 pub use event::{TorrentEvent, TorrentStats};

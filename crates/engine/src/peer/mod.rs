@@ -46,6 +46,10 @@ pub(crate) enum FromPeer {
         data: Bytes,
     },
     MetadataReject(u32),
+    /// A ut_pex message (BEP 11), undecoded.
+    Pex(Bytes),
+    /// A BEP 5 `port` message: the peer's DHT node listens on this UDP port.
+    DhtPort(u16),
     /// The connection ended (sent once, by whichever half noticed first).
     Closed(String),
 }

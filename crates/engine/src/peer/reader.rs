@@ -103,7 +103,8 @@ impl Reader {
 
     async fn handle(&mut self, msg: Message) -> Result<(), PeerError> {
         match msg {
-            Message::KeepAlive | Message::Port(_) | Message::Suggest(_) => {}
+            Message::KeepAlive | Message::Suggest(_) => {}
+            Message::Port(port) => self.send(FromPeer::DhtPort(port)).await?,
             Message::AllowedFast(_) => {}
             Message::Choke => self.send(FromPeer::Choke).await?,
             Message::Unchoke => self.send(FromPeer::Unchoke).await?,
@@ -137,6 +138,9 @@ impl Reader {
                 .map_err(|e| PeerError::Protocol(format!("extension handshake: {e}")))?;
             self.peer_ut_metadata = hs.extension_id(extension::UT_METADATA).map(|id| id.get());
             return self.send(FromPeer::ExtHandshake(Box::new(hs))).await;
+        }
+        if ext.id == crate::discovery::pex::OUR_UT_PEX {
+            return self.send(FromPeer::Pex(ext.payload)).await;
         }
         if ext.id != OUR_UT_METADATA {
             return Ok(()); // an extension we did not advertise: ignore

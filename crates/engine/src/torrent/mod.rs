@@ -25,6 +25,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use self::download::Download;
 use self::peers::Peer;
 use crate::config::TorrentOptions;
+use crate::discovery::PeerSource;
+use crate::discovery::pex::{LivePeer, Pex};
+use crate::discovery::queue::PeerQueue;
 use crate::engine::EngineShared;
 use crate::error::TorrentError;
 use crate::event::{TorrentEvent, TorrentStats};
@@ -35,6 +38,8 @@ use crate::shared::TorrentShared;
 const TICK: Duration = Duration::from_millis(250);
 /// Peer events handled per wake-up before looking at other sources again.
 const EVENT_BATCH: usize = 256;
+/// Candidate offers taken from discovery per wake-up.
+const CANDIDATE_BATCH: usize = 256;
 
 /// What a [`TorrentHandle`](crate::TorrentHandle) or the listener asks of the torrent task.
 #[derive(Debug)]
@@ -106,6 +111,10 @@ pub(crate) struct Torrent {
     hash_failures: u32,
     last_dial: Instant,
     removing: Option<(bool, oneshot::Sender<()>)>,
+    /// Candidate peers from every discovery source.
+    candidates: PeerQueue,
+    /// Peer exchange state (BEP 11), when enabled.
+    pex: Option<Pex>,
 }
 
 /// Everything needed to start a torrent task.
@@ -118,6 +127,8 @@ pub(crate) struct TorrentStart {
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
     /// The info dictionary when known at start (else it is fetched from peers).
     pub(crate) info: Option<Info>,
+    /// Candidate peers offered by discovery sources.
+    pub(crate) candidates: mpsc::Receiver<(SocketAddr, PeerSource)>,
 }
 
 /// Runs a torrent until it is removed or the engine shuts down.
@@ -130,12 +141,21 @@ pub(crate) async fn run(start: TorrentStart) {
         options,
         mut commands,
         info,
+        mut candidates,
     } = start;
     let (peer_tx, mut peer_rx) = mpsc::channel(1024);
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
     let now = Instant::now();
     let seed = u64::from_le_bytes(rand::random::<[u8; 8]>());
+    let discovery = &engine.config.discovery;
+    let mut queue = PeerQueue::new(discovery.queue.clone());
+    for a in &options.peers {
+        queue.add(*a, PeerSource::Static);
+    }
+    let pex = discovery.pex.then(|| Pex::new(discovery.pex_interval));
     let mut t = Torrent {
+        candidates: queue,
+        pex,
         meta: None,
         dl: None,
         known: options.peers.iter().copied().collect(),
@@ -187,6 +207,16 @@ pub(crate) async fn run(start: TorrentStart) {
                 Some(cmd) => t.handle_command(cmd).await,
                 None => break,
             },
+            Some((addr, source)) = candidates.recv() => {
+                t.offer(addr, source);
+                for _ in 0..CANDIDATE_BATCH {
+                    match candidates.try_recv() {
+                        Ok((addr, source)) => t.offer(addr, source),
+                        Err(_) => break,
+                    }
+                }
+                t.dial_candidates();
+            }
             Some((key, ev)) = peer_rx.recv() => {
                 t.handle_peer_event(key, ev).await;
                 for _ in 0..EVENT_BATCH {
@@ -214,6 +244,7 @@ impl Torrent {
     async fn handle_command(&mut self, cmd: Command) {
         match cmd {
             Command::AddPeer(addr) => {
+                self.candidates.add(addr, PeerSource::User);
                 self.known.insert(addr);
                 self.dial(addr);
             }
@@ -267,10 +298,13 @@ impl Torrent {
                 addr,
             } => {
                 self.connecting.remove(&addr);
+                self.candidates.connected(addr);
                 self.accept_peer(stream, handshake, addr, true);
             }
             Internal::ConnectFailed(addr) => {
                 self.connecting.remove(&addr);
+                self.candidates.failed(addr, Instant::now());
+                self.dial_candidates();
             }
             Internal::Checked {
                 piece,
@@ -296,6 +330,119 @@ impl Torrent {
             && now.duration_since(self.last_dial) >= self.engine.config.reconnect_interval
         {
             self.dial_known();
+        }
+        self.release_candidates(now);
+        self.dial_candidates();
+        self.pex_tick(now);
+    }
+
+    /// A discovery source offers `addr`.
+    fn offer(&mut self, addr: SocketAddr, source: PeerSource) {
+        if addr == self.engine.listen_addr || self.banned.contains(&addr) {
+            return;
+        }
+        self.candidates.add(addr, source);
+    }
+
+    /// Dials queued candidates while connection slots are free.
+    fn dial_candidates(&mut self) {
+        if self.paused || self.removing.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        let max = self.engine.config.max_connections_per_torrent;
+        while self.peers.len() + self.connecting.len() < max {
+            let Some((addr, source)) = self.candidates.pop(now) else {
+                return;
+            };
+            if self.banned.contains(&addr) {
+                self.candidates.kill(addr);
+                continue;
+            }
+            tracing::trace!(%addr, ?source, "dialing candidate");
+            self.dial(addr);
+            if !self.connecting.contains(&addr) {
+                // Not dialled: already connected (perhaps it dialled us), or refused.
+                if self
+                    .peers
+                    .values()
+                    .any(|p| p.addr == addr || p.listen_addr == Some(addr))
+                {
+                    self.candidates.connected(addr);
+                } else {
+                    self.candidates.disconnected(addr, now);
+                }
+            }
+        }
+    }
+
+    /// Candidates marked connected whose connection ended may be dialled again later.
+    fn release_candidates(&mut self, now: Instant) {
+        let gone: Vec<SocketAddr> = self
+            .candidates
+            .in_use()
+            .filter(|a| {
+                !self.connecting.contains(a)
+                    && !self
+                        .peers
+                        .values()
+                        .any(|p| p.addr == *a || p.listen_addr == Some(*a))
+            })
+            .collect();
+        for a in gone {
+            self.candidates.disconnected(a, now);
+        }
+    }
+
+    /// Whether the torrent is known to be private (BEP 27: no DHT, LSD or PEX).
+    fn is_private(&self) -> bool {
+        self.shared.ready.get().is_some_and(|r| r.info.is_private())
+    }
+
+    /// Sends the PEX messages due. Only once the metadata says the torrent is not private.
+    fn pex_tick(&mut self, now: Instant) {
+        if self.shared.ready.get().is_none() || self.is_private() {
+            return;
+        }
+        let Some(pex) = self.pex.as_mut() else {
+            return;
+        };
+        let live: Vec<LivePeer> = self
+            .peers
+            .iter()
+            .map(|(k, p)| LivePeer {
+                key: *k,
+                listen: p.listen_addr,
+                flags: if p.outgoing {
+                    swarmfs_wire::PexFlags::REACHABLE
+                } else {
+                    swarmfs_wire::PexFlags::default()
+                },
+            })
+            .collect();
+        for (key, msg) in pex.poll_messages(now, &live) {
+            if let Some(p) = self.peers.get(&key) {
+                p.send(msg);
+            }
+        }
+    }
+
+    /// A ut_pex message from `key`: its added peers become candidates.
+    fn on_pex(&mut self, key: PeerKey, payload: &[u8]) {
+        if self.is_private() {
+            return;
+        }
+        let Some(pex) = self.pex.as_mut() else {
+            return;
+        };
+        match pex.receive(key, Instant::now(), payload) {
+            Ok(addrs) => {
+                for a in addrs {
+                    self.offer(a, PeerSource::Pex);
+                }
+                self.dial_candidates();
+            }
+            Err(e) => self.drop_peer(key, format!("ut_pex: {e}")),
         }
     }
 

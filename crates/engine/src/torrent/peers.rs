@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::{Internal, Torrent};
+use crate::discovery::pex::OUR_UT_PEX;
 use crate::engine::ConnSlot;
 use crate::event::TorrentEvent;
 use crate::peer::{self, FromPeer, MAX_SERVE_QUEUE, OUR_UT_METADATA, PeerSetup, ToWriter};
@@ -211,15 +212,23 @@ impl Torrent {
         if hs.reserved.extension_protocol() {
             p.send(self.extension_handshake(addr).to_message());
         }
+        // BEP 5: peers that both set the DHT bit tell each other their DHT port.
+        if let (true, Some(dht)) = (hs.reserved.dht(), self.engine.dht.as_ref()) {
+            p.send(Message::Port(dht.dht().local_addr().port()));
+        }
         self.peers.insert(key, p);
         self.emit(TorrentEvent::PeerConnected(addr));
     }
 
     pub(super) fn extension_handshake(&self, addr: SocketAddr) -> ExtensionHandshake {
         // Fields the wire crate may add later keep their defaults.
+        let mut extensions = BTreeMap::from([(extension::UT_METADATA.to_owned(), OUR_UT_METADATA)]);
+        if self.pex.is_some() && !self.is_private() {
+            extensions.insert(extension::UT_PEX.to_owned(), OUR_UT_PEX);
+        }
         #[allow(clippy::needless_update)]
         ExtensionHandshake {
-            extensions: BTreeMap::from([(extension::UT_METADATA.to_owned(), OUR_UT_METADATA)]),
+            extensions,
             listen_port: Some(self.engine.listen_addr.port()),
             client: Some(concat!("swarmfs ", env!("CARGO_PKG_VERSION")).to_owned()),
             your_ip: Some(addr.ip()),
@@ -323,6 +332,12 @@ impl Torrent {
                 data,
             } => self.on_metadata_data(key, piece, total_size, &data).await,
             FromPeer::MetadataReject(piece) => self.on_metadata_reject(key, piece),
+            FromPeer::Pex(payload) => self.on_pex(key, &payload),
+            FromPeer::DhtPort(port) => {
+                if let (Some(dht), Some(p)) = (self.engine.dht.as_ref(), self.peers.get(&key)) {
+                    dht.add_node(SocketAddr::new(p.addr.ip(), port));
+                }
+            }
         }
     }
 
@@ -331,6 +346,9 @@ impl Torrent {
             return;
         };
         p.ut_metadata = hs.extension_id(extension::UT_METADATA).map(|id| id.get());
+        if let Some(pex) = self.pex.as_mut() {
+            pex.set_peer(key, hs.extension_id(extension::UT_PEX).map(|id| id.get()));
+        }
         if let Some(q) = hs.request_queue {
             p.pipeline.set_peer_reqq(q);
         }
