@@ -18,8 +18,18 @@ pub struct External {
 
 impl External {
     pub fn spawn(name: &str, program: &str, args: &[String]) -> std::io::Result<External> {
+        Self::spawn_env(name, program, args, &[])
+    }
+
+    pub fn spawn_env(
+        name: &str,
+        program: &str,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> std::io::Result<External> {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -64,8 +74,10 @@ impl External {
 
     /// Waits for the JSON line of `action` and parses it.
     pub async fn action(&mut self, action: &str, timeout: Duration) -> serde_json::Value {
-        let key = format!("\"action\": \"{action}\"");
-        let line = self.expect(timeout, |l| l.contains(&key)).await;
+        let is_action = |l: &str| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["action"] == action)
+        };
+        let line = self.expect(timeout, is_action).await;
         serde_json::from_str(&line).unwrap()
     }
 
@@ -87,6 +99,28 @@ impl Drop for External {
 /// The lab scripts copied beside the tests.
 pub fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// A `node_modules` holding bittorrent-dht: `$LAB_NODE_MODULES`, `tests/peers/node_modules`, or
+/// the lab's `../shared/peers/node_modules`; `None` if `node` or the package is missing.
+pub fn bittorrent_dht_modules() -> Option<PathBuf> {
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !node_ok {
+        return None;
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        std::env::var_os("LAB_NODE_MODULES").map(PathBuf::from),
+        Some(peers_dir().join("node_modules")),
+        Some(manifest.join("../../../shared/peers/node_modules")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|dir| dir.join("bittorrent-dht/package.json").exists())
 }
 
 /// True when `python3 -c "import libtorrent"` works.

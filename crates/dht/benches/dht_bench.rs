@@ -1,0 +1,169 @@
+//! Figures for the DHT: queries answered per second by the sans-IO core, lookups per second in a
+//! simulated 200-node network, memory per node, and lookup latency among 100 real nodes on
+//! loopback (median of 20). Run: `cargo bench -p swarmfs-dht --bench dht_bench`.
+
+#[path = "../tests/support/sim.rs"]
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod sim;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use rand::SeedableRng;
+use swarmfs_dht::{Body, Config, Dht, Id, Message, MutableItem, Node, Query, QueryKind, Value};
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn queries_per_second() {
+    let now = Instant::now();
+    let mut config = Config::default();
+    config.rng_seed = Some(1);
+    let mut node = Node::new(config, now);
+    // Fill the routing table through incoming pings from 2000 private addresses.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let query = |id: Id, kind: QueryKind| {
+        Message {
+            transaction_id: b"aa".to_vec(),
+            version: None,
+            read_only: false,
+            requester_ip: None,
+            body: Body::Query(Query { id, kind }),
+        }
+        .to_bytes()
+    };
+    for i in 0..2000u32 {
+        let from = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 6881));
+        node.handle_datagram(now, from, &query(Id::random(&mut rng), QueryKind::Ping));
+        while node.poll_transmit().is_some() {}
+    }
+    let payloads: Vec<Vec<u8>> = (0..1000)
+        .map(|i| {
+            let target = Id::random(&mut rng);
+            let kind = if i % 2 == 0 {
+                QueryKind::GetPeers { info_hash: target }
+            } else {
+                QueryKind::FindNode { target }
+            };
+            query(Id::random(&mut rng), kind)
+        })
+        .collect();
+    let rounds = 100;
+    let start = Instant::now();
+    let mut answered = 0u64;
+    for round in 0..rounds {
+        for (i, payload) in payloads.iter().enumerate() {
+            let n = (round * payloads.len() + i) as u32;
+            let from = SocketAddr::from(([10, 200, (n >> 8) as u8, n as u8], 7000));
+            node.handle_datagram(now, from, payload);
+            while node.poll_transmit().is_some() {
+                answered += 1;
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "core: {:.0} queries answered/s (get_peers + find_node, routing table of {} nodes)",
+        answered as f64 / secs,
+        node.stats().routing_nodes
+    );
+}
+
+fn simulated_lookups() {
+    let before = rss_kib();
+    let mut sim = sim::Sim::new(200, 0.0, 11);
+    let start = Instant::now();
+    sim.bootstrap_all();
+    let boot = start.elapsed();
+    let after = rss_kib();
+    let routing: usize = sim.nodes.iter().map(|n| n.stats().routing_nodes).sum();
+    println!(
+        "sim: 200 nodes bootstrapped in {boot:.2?} wall ({} datagrams); mean routing table {} nodes; ~{} KiB RSS per node",
+        sim.delivered,
+        routing / 200,
+        after.saturating_sub(before) / 200
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let lookups = 200;
+    let start = Instant::now();
+    let mut fake = Duration::ZERO;
+    for l in 0..lookups {
+        let from = (l * 7) % 200;
+        let t0 = sim.now;
+        let now = sim.now;
+        let op = sim.nodes[from].find_node(now, Id::random(&mut rng));
+        sim.wait(from, op);
+        fake += sim.now - t0;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "sim: {:.0} find_node lookups/s (wall, whole network simulated); mean simulated latency {:.0?} (5-50 ms links)",
+        lookups as f64 / secs,
+        fake / lookups as u32
+    );
+}
+
+async fn loopback_latency() {
+    let n = 100;
+    let first = Dht::builder().build().await.unwrap();
+    let boot = [first.local_addr()];
+    let mut nodes = vec![first];
+    for _ in 1..n {
+        let node = Dht::builder().bootstrap(&boot).build().await.unwrap();
+        nodes.push(node);
+    }
+    for node in &nodes {
+        node.bootstrapped().await.unwrap();
+    }
+    for node in &nodes {
+        node.find_node(node.id()).await.unwrap();
+    }
+    let ih = Id::sha1(b"bench torrent");
+    nodes[10].announce_peer(ih, Some(9000)).await.unwrap();
+    let key = SigningKey::from_bytes(&[0x46; 32]);
+    let item = MutableItem::sign(&key, b"bench", 1, Value::bep46(&[1; 20])).unwrap();
+    nodes[20].put_mutable(item, None).await.unwrap();
+    let (mut first_peer, mut get) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        let node = &nodes[30 + i * 3];
+        let t0 = Instant::now();
+        let mut stream = node.get_peers(ih).unwrap();
+        stream.next().await.expect("a peer");
+        first_peer.push(t0.elapsed());
+        while stream.next().await.is_some() {}
+        let t0 = Instant::now();
+        node.get_mutable(&key.verifying_key().to_bytes(), b"bench")
+            .await
+            .unwrap()
+            .expect("item");
+        get.push(t0.elapsed());
+    }
+    println!(
+        "loopback, {n} swarmfs nodes: get_peers to first peer median {:.1?}; get mutable (full lookup) median {:.1?} (20 runs)",
+        median(first_peer),
+        median(get)
+    );
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
+
+fn main() {
+    queries_per_second();
+    simulated_lookups();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(loopback_latency());
+}
