@@ -1,0 +1,389 @@
+//! [`Client`]: the engine, the DHT node and the background tasks of one swarmfs user.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use swarmfs_dht::{Dht, Id};
+use swarmfs_engine::{AddError, Engine, PeerId, Priority, TorrentHandle, TorrentOptions};
+use swarmfs_file::FileStorage;
+use swarmfs_metainfo::{Info, InfoHash, Magnet, MagnetTarget, PeerAddr, TorrentBuilder};
+use swarmfs_storage::StorageFactory;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::archive::Archive;
+use crate::builder::{ClientBuilder, LookupOptions};
+use crate::error::{ClientError, LookupError, SeedError};
+use crate::prefix::PrefixStorage;
+use crate::tasks::Tasks;
+use crate::updates::Version;
+use crate::{discovery, publish};
+
+/// How long [`ClientBuilder::build`] waits for the DHT bootstrap.
+const BOOTSTRAP_WAIT: Duration = Duration::from_secs(10);
+
+/// A running swarmfs client: a torrent engine, a DHT node and their background tasks.
+///
+/// Cloning gives another handle to the same client. [`Client::stop`] ends all network activity
+/// and every task.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) dht: Option<Dht>,
+    storage: Arc<dyn StorageFactory>,
+    pub(crate) settings: ClientBuilder,
+    pub(crate) tasks: Tasks,
+    /// Never turns `true`: the "closed" signal of tasks that live as long as the client.
+    forever: watch::Sender<bool>,
+    /// Stop signals of republish tasks, by item target.
+    pub(crate) republishers: Mutex<HashMap<Id, watch::Sender<bool>>>,
+}
+
+impl Client {
+    /// A builder with the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    pub(crate) async fn start(settings: ClientBuilder) -> Result<Self, ClientError> {
+        let mut eb = Engine::builder();
+        eb.listen_addr(settings.torrent_addr());
+        if let Some(id) = settings.peer_id {
+            eb.peer_id(PeerId(id));
+        }
+        let engine = eb.build().await?;
+        let dht = if settings.dht {
+            match start_dht(&settings).await {
+                Ok(dht) => Some(dht),
+                Err(e) => {
+                    engine.shutdown().await;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                dht,
+                storage: settings.storage.clone(),
+                settings,
+                tasks: Tasks::new(),
+                forever: watch::Sender::new(false),
+                republishers: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The torrent engine (statistics, torrents, connections).
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The DHT node, unless switched off.
+    pub fn dht(&self) -> Option<&Dht> {
+        self.inner.dht.as_ref()
+    }
+
+    /// The address peers connect to.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.inner.engine.listen_addr()
+    }
+
+    /// The DHT node's UDP address, unless the DHT is switched off.
+    pub fn dht_addr(&self) -> Option<SocketAddr> {
+        self.inner.dht.as_ref().map(Dht::local_addr)
+    }
+
+    /// Tasks still running: the client's own, the engine's, and the DHT driver (zero once
+    /// [`Client::stop`] returned).
+    pub fn live_tasks(&self) -> usize {
+        let dht = self.inner.dht.as_ref().is_some_and(|d| !d.is_shut_down());
+        self.inner.tasks.live() + self.inner.engine.live_tasks() + usize::from(dht)
+    }
+
+    /// Ends all network activity: background tasks, every torrent and connection, the listener
+    /// and the DHT node; returns once all of them ended.
+    pub async fn stop(&self) {
+        self.inner.tasks.stop().await;
+        self.inner.engine.shutdown().await;
+        if let Some(dht) = &self.inner.dht {
+            dht.shutdown().await;
+        }
+    }
+
+    /// Finds a torrent by magnet link, or the newest version of a BEP 46 mutable magnet
+    /// (`magnet:?xs=urn:btpk:<hex>[&s=<hex salt>]`), and opens it as an [`Archive`] once its
+    /// metadata arrived.
+    pub async fn lookup(&self, url: &str, options: LookupOptions) -> Result<Archive, LookupError> {
+        if self.inner.tasks.is_stopped() {
+            return Err(LookupError::Stopped);
+        }
+        let deadline = Instant::now() + options.timeout;
+        let timed_out = || LookupError::TimedOut {
+            timeout: options.timeout,
+        };
+        let mut magnet = Magnet::parse(url)?;
+        let mut mutable = None;
+        if let MagnetTarget::Mutable(target) = magnet.target.clone() {
+            let version = tokio::time::timeout_at(deadline, self.resolve_target(&target))
+                .await
+                .map_err(|_| timed_out())?;
+            let version = version?;
+            magnet.target = MagnetTarget::InfoHash(version.info_hash);
+            mutable = Some((target, version));
+        }
+        let info_hash = magnet.info_hash().ok_or(AddError::NoInfoHash)?;
+        let storage: Arc<dyn StorageFactory> = Arc::new(PrefixStorage::new(
+            self.inner.storage.clone(),
+            info_hash.to_hex(),
+        ));
+        let (handle, owned) =
+            match self
+                .inner
+                .engine
+                .add_magnet(&magnet, storage, TorrentOptions::new())
+            {
+                Ok(h) => (h, true),
+                Err(AddError::Duplicate { .. }) => match self.inner.engine.torrent(&info_hash) {
+                    Some(h) => (h, false),
+                    None => return Err(LookupError::Stopped),
+                },
+                Err(AddError::ShutDown) => return Err(LookupError::Stopped),
+                Err(e) => return Err(e.into()),
+            };
+        let close = watch::Sender::new(false);
+        if owned {
+            self.spawn_discovery(&handle, options.seed, &close);
+        }
+        let info = match tokio::time::timeout_at(deadline, handle.wait_metadata()).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => return Err(self.abandon(&handle, owned, e.into()).await),
+            Err(_) => {
+                close.send_replace(true);
+                return Err(self.abandon(&handle, owned, timed_out()).await);
+            }
+        };
+        if owned && !options.seed {
+            // Fetch only what is read: every file starts skipped; reads set piece deadlines,
+            // which fetch skipped pieces too.
+            for i in 0..info.files().len() {
+                let _ = handle.set_file_priority(i, Priority::SKIP).await;
+            }
+        }
+        let updates = mutable.map(|(target, version)| {
+            let (tx, rx) = watch::channel(Some(version));
+            let client = self.clone();
+            let closed = close.subscribe();
+            self.inner
+                .tasks
+                .spawn(publish::poll_updates(client, target, tx, closed));
+            rx
+        });
+        let archive = Archive::from_swarm(handle, info, owned, magnet, updates);
+        if let Some(s) = archive.swarm() {
+            // The archive's tasks end when it closes: forward its close signal.
+            let mut on_close = s.close_signal.subscribe();
+            self.inner.tasks.spawn(async move {
+                crate::tasks::stopped(&mut on_close).await;
+                close.send_replace(true);
+            });
+        }
+        Ok(archive)
+    }
+
+    /// Hashes a draft archive into a torrent and seeds it (the draft's files are served in
+    /// place, not copied); an archive from the swarm is downloaded whole and seeded. Returns the
+    /// magnet link, with our listen address as `x.pe`.
+    pub async fn seed(&self, archive: &Archive) -> Result<String, SeedError> {
+        if self.inner.tasks.is_stopped() {
+            return Err(SeedError::Stopped);
+        }
+        if let Some(s) = archive.swarm() {
+            for i in 0..s.info.files().len() {
+                s.handle.set_file_priority(i, Priority::NORMAL).await?;
+            }
+            return Ok(self.magnet_of(&s.info));
+        }
+        let Some(draft) = archive.draft() else {
+            return Err(SeedError::Empty);
+        };
+        let files = draft.snapshot();
+        if files.is_empty() {
+            return Err(SeedError::Empty);
+        }
+        let entries = draft.read_all(&files).await?;
+        let name = draft.name.clone();
+        let torrent = tokio::task::spawn_blocking(move || {
+            TorrentBuilder::new().build_entries(&name, &entries)
+        })
+        .await
+        .map_err(|_| SeedError::Stopped)??;
+        let info = torrent.into_info();
+        let storage = draft.storage_for(&info, &files);
+        self.seed_info(info, storage).await
+    }
+
+    /// Hashes a file or directory on disk and seeds it from where it is. Returns its magnet.
+    pub async fn seed_path(&self, path: impl AsRef<Path>) -> Result<String, SeedError> {
+        let path = path.as_ref();
+        let bad = |reason| SeedError::BadDir {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let full = std::fs::canonicalize(path).map_err(|_| bad("cannot resolve the path"))?;
+        let parent = full.parent().ok_or_else(|| bad("no parent directory"))?;
+        let storage: Arc<dyn StorageFactory> = Arc::new(FileStorage::in_dir(parent));
+        let owned = full.clone();
+        let torrent = tokio::task::spawn_blocking(move || TorrentBuilder::new().build_path(&owned))
+            .await
+            .map_err(|_| SeedError::Stopped)??;
+        self.seed_info(torrent.into_info(), storage).await
+    }
+
+    async fn seed_info(
+        &self,
+        info: Info,
+        storage: Arc<dyn StorageFactory>,
+    ) -> Result<String, SeedError> {
+        let info_hash = info.info_hash();
+        let handle =
+            match self
+                .inner
+                .engine
+                .add_info(info, storage, TorrentOptions::new().recheck(true))
+            {
+                Ok(h) => {
+                    let closed = self.inner.forever.subscribe();
+                    self.spawn_discovery_with(&h, true, false, closed);
+                    h
+                }
+                Err(AddError::Duplicate { .. }) => self
+                    .inner
+                    .engine
+                    .torrent(&info_hash)
+                    .ok_or(SeedError::Stopped)?,
+                Err(AddError::ShutDown) => return Err(SeedError::Stopped),
+                Err(e) => return Err(e.into()),
+            };
+        let info = handle.wait_metadata().await?;
+        let stats = handle.stats().await?;
+        if stats.pieces_verified < stats.pieces_total {
+            return Err(SeedError::Unverified {
+                info_hash,
+                failed: stats.pieces_total - stats.pieces_verified,
+                total: stats.pieces_total,
+            });
+        }
+        Ok(self.magnet_of(&info))
+    }
+
+    /// The newest version of a mutable magnet, straight from the DHT.
+    pub async fn resolve(&self, url: &str) -> Result<Version, LookupError> {
+        let magnet = Magnet::parse(url)?;
+        match &magnet.target {
+            MagnetTarget::Mutable(t) => self.resolve_target(t).await,
+            MagnetTarget::InfoHash(_) => {
+                Err(LookupError::BadUrl(swarmfs_metainfo::MagnetError::NoTarget))
+            }
+        }
+    }
+
+    pub(crate) fn dht_or<E>(&self, e: E) -> Result<&Dht, E> {
+        self.inner.dht.as_ref().ok_or(e)
+    }
+
+    fn magnet_of(&self, info: &Info) -> String {
+        let mut m = Magnet::from_info_hash(info.info_hash());
+        m.display_name = Some(info.name().to_owned());
+        m.peers.push(PeerAddr::Ip(self.reachable_addr()));
+        m.to_string()
+    }
+
+    /// Our listen address, with an unspecified IP replaced by loopback.
+    fn reachable_addr(&self) -> SocketAddr {
+        let mut addr = self.listen_addr();
+        match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => addr.set_ip(Ipv4Addr::LOCALHOST.into()),
+            IpAddr::V6(ip) if ip.is_unspecified() => addr.set_ip(Ipv6Addr::LOCALHOST.into()),
+            _ => {}
+        }
+        addr
+    }
+
+    fn spawn_discovery(&self, handle: &TorrentHandle, announce: bool, close: &watch::Sender<bool>) {
+        self.spawn_discovery_with(handle, announce, true, close.subscribe());
+    }
+
+    fn spawn_discovery_with(
+        &self,
+        handle: &TorrentHandle,
+        announce: bool,
+        search: bool,
+        closed: watch::Receiver<bool>,
+    ) {
+        let Some(dht) = self.inner.dht.clone() else {
+            return;
+        };
+        let s = &self.inner.settings;
+        self.inner.tasks.spawn(discovery::run(
+            dht,
+            handle.clone(),
+            self.listen_addr().port(),
+            announce,
+            search.then_some(s.peer_search_interval),
+            s.announce_interval,
+            closed,
+        ));
+    }
+
+    /// Removes a torrent added for a lookup that failed.
+    async fn abandon(&self, handle: &TorrentHandle, owned: bool, e: LookupError) -> LookupError {
+        if owned {
+            let _ = handle.remove(false).await;
+        }
+        e
+    }
+
+    pub(crate) fn republishers(&self) -> MutexGuard<'_, HashMap<Id, watch::Sender<bool>>> {
+        self.inner
+            .republishers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn info_hash_version(seq: i64, ih: [u8; 20]) -> Version {
+        Version {
+            seq,
+            info_hash: InfoHash(ih),
+        }
+    }
+}
+
+async fn start_dht(settings: &ClientBuilder) -> Result<Dht, ClientError> {
+    let mut nodes = Vec::new();
+    for name in &settings.dht_bootstrap {
+        match tokio::net::lookup_host(name.as_str()).await {
+            Ok(addrs) => nodes.extend(addrs.filter(|a| a.is_ipv4() == settings.bind_ip.is_ipv4())),
+            Err(e) => tracing::debug!(node = %name, error = %e, "bootstrap node does not resolve"),
+        }
+    }
+    let dht = Dht::builder()
+        .bind(settings.dht_addr())
+        .bootstrap(&nodes)
+        .build()
+        .await?;
+    if !nodes.is_empty() {
+        let _ = tokio::time::timeout(BOOTSTRAP_WAIT, dht.bootstrapped()).await;
+    }
+    Ok(dht)
+}

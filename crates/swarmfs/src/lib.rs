@@ -1,0 +1,64 @@
+//! The library face of swarmfs: what a user of swarmfs imports.
+//!
+//! - [`Client`] (built with [`ClientBuilder`]) runs a torrent engine and a DHT node.
+//!   [`Client::lookup`] opens a magnet link, or the newest version of a BEP 46 mutable magnet,
+//!   as an [`Archive`]; [`Client::seed`] hashes and seeds a draft archive (or
+//!   [`Client::seed_path`] a directory on disk); [`Client::publish`] stores a BEP 46 item under
+//!   a [`Keypair`] and keeps it alive; [`Client::stop`] ends all network activity.
+//! - [`Archive`] is an async, read-only directory tree over a torrent (`read_dir`, `read_file`,
+//!   `metadata`, `open` returning an [`ArchiveFile`] that is `AsyncRead + AsyncSeek` and
+//!   fetches pieces as they are read), or a writable draft (`write_file`, `create_dir`,
+//!   `remove`) backed by any storage factory.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use swarmfs::{Archive, Client, Keypair, LookupOptions};
+//! use swarmfs_memory::MemoryStorage;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder()
+//!     .dht_bootstrap(["127.0.0.1:6881"])
+//!     .storage(MemoryStorage::factory())
+//!     .build()
+//!     .await?;
+//! let draft = Archive::new(MemoryStorage::factory());
+//! draft.write_file("/index.html", b"<h1>Hello</h1>").await?;
+//! let url = client.seed(&draft).await?;
+//! let keypair = Keypair::generate();
+//! let murl = client.publish(&url, &keypair, b"").await?;
+//! let latest = client
+//!     .lookup(&murl, LookupOptions::default().timeout(Duration::from_secs(4)))
+//!     .await?;
+//! assert_eq!(latest.read_file("/index.html").await?, b"<h1>Hello</h1>");
+//! client.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Until the engine finds peers by itself, the client does the DHT part: torrents it holds are
+//! announced and torrents it looks up are searched through its DHT node. It does not implement
+//! the protocols themselves: those live in `swarmfs-engine`, `swarmfs-dht` and below.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod archive;
+mod builder;
+mod client;
+mod discovery;
+mod draft;
+mod error;
+mod file;
+mod keypair;
+mod prefix;
+mod publish;
+mod tasks;
+mod tree;
+mod updates;
+
+pub use archive::{Archive, DEFAULT_NAME};
+pub use builder::{ClientBuilder, LookupOptions, PUBLIC_BOOTSTRAP};
+pub use client::Client;
+pub use error::{ArchiveError, ClientError, KeypairError, LookupError, PublishError, SeedError};
+pub use file::{ArchiveFile, MAX_CHUNK, READAHEAD};
+pub use keypair::Keypair;
+pub use tree::{DirEntry, Metadata};
+pub use updates::{Updates, Version};
