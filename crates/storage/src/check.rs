@@ -63,9 +63,9 @@ type Done = (usize, bool, Vec<u8>);
 
 /// Hashes `pieces` on `threads` hashing threads; returns one verdict per entry of `pieces`.
 ///
-/// With backends that read synchronously, each thread reads and hashes its own pieces in small
-/// chunks (reads of one thread overlap the hashing of the others); otherwise one reader on the
-/// calling task feeds whole pieces to the hashing threads.
+/// With backends that read synchronously, each thread reads and hashes its own pieces in chunks
+/// of up to 256 KiB (reads of one thread overlap the hashing of the others); otherwise one
+/// reader on the calling task feeds whole pieces to the hashing threads.
 pub(crate) async fn check_many(
     geometry: &Geometry,
     hashes: &PieceHashes,
@@ -154,8 +154,9 @@ pub(crate) async fn check_many(
     Ok(verdicts)
 }
 
-/// Size of the chunks a worker reads and hashes: small enough to stay in the core's cache.
-const CHUNK: usize = 64 * 1024;
+/// Size of the chunks a worker reads and hashes (256 KiB measured no worse than 16 or 64 KiB in
+/// CPU per GiB here, with fewer system calls).
+const CHUNK: usize = 256 * 1024;
 
 /// How far ahead workers ask the backend to read (a hint; see [`RandomAccess::prefetch`]).
 const PREFETCH: u64 = 16 * 1024 * 1024;
