@@ -17,6 +17,9 @@ pub(crate) enum Receipt {
     Duplicate,
 }
 
+/// Failed-request records kept per block of a piece, on average.
+const MAX_AVOID_PER_BLOCK: usize = 8;
+
 #[derive(Debug)]
 pub(crate) struct PieceDl {
     pub(crate) piece: u32,
@@ -72,23 +75,30 @@ impl PieceDl {
     }
 
     /// Marks up to `max` free blocks as requested by `peer`, appending their indices to `out`.
-    /// Blocks `peer` failed to deliver are skipped unless `sole_source` (nobody else has them).
+    /// A block `peer` failed to deliver is skipped while some of the `avail` peers having the
+    /// piece has not failed it yet.
     pub(crate) fn take_free(
         &mut self,
         peer: PeerKey,
         max: usize,
-        sole_source: bool,
+        avail: u32,
         out: &mut Vec<u32>,
     ) -> usize {
         let mut taken = 0;
         if self.free == 0 {
             return 0;
         }
+        let avoid = &self.avoid;
+        let avoided = |i: u32| {
+            !avoid.is_empty()
+                && avoid.contains(&(i, peer))
+                && (avoid.iter().filter(|(j, _)| *j == i).count() as u32) < avail
+        };
         for (i, b) in self.blocks.iter_mut().enumerate() {
             if taken == max {
                 break;
             }
-            if *b == BlockState::Free && (sole_source || !self.avoid.contains(&(i as u32, peer))) {
+            if *b == BlockState::Free && !avoided(i as u32) {
                 *b = BlockState::Requested(peer);
                 out.push(i as u32);
                 taken += 1;
@@ -199,12 +209,15 @@ impl PieceDl {
         removed > 0
     }
 
-    /// Like [`release_block`](Self::release_block), and `peer` is not given the block again.
+    /// Like [`release_block`](Self::release_block), and `peer` is not given the block again
+    /// while another peer having the piece has not failed it too.
     pub(crate) fn fail_block(&mut self, peer: PeerKey, index: u32) -> bool {
         let released = self.release_block(peer, index);
-        if released {
-            // Only the latest peer to fail a block avoids it: bounded, and never starves it.
-            self.avoid.retain(|&(i, _)| i != index);
+        if released && !self.avoid.contains(&(index, peer)) {
+            // Bounded: the oldest record goes first.
+            if self.avoid.len() >= MAX_AVOID_PER_BLOCK * self.blocks.len() {
+                self.avoid.remove(0);
+            }
             self.avoid.push((index, peer));
         }
         released
@@ -249,13 +262,13 @@ mod tests {
     fn free_requested_received_and_release() {
         let mut d = PieceDl::new(0, 4);
         let mut out = Vec::new();
-        assert_eq!(d.take_free(A, 3, false, &mut out), 3);
+        assert_eq!(d.take_free(A, 3, 1, &mut out), 3);
         assert_eq!(out, vec![0, 1, 2]);
         assert_eq!(d.free(), 1);
         assert_eq!(d.release_peer(A), 3);
         assert_eq!(d.free(), 4);
         out.clear();
-        d.take_free(B, 10, false, &mut out);
+        d.take_free(B, 10, 1, &mut out);
         assert_eq!(d.free(), 0);
         let mut cancel = Vec::new();
         for i in 0..4 {
@@ -271,7 +284,7 @@ mod tests {
     fn endgame_duplicates_cancel_and_promote() {
         let mut d = PieceDl::new(0, 2);
         let mut out = Vec::new();
-        d.take_free(A, 2, false, &mut out);
+        d.take_free(A, 2, 1, &mut out);
         out.clear();
         assert_eq!(d.take_busy(B, 2, 10, &mut out), 2);
         assert_eq!(d.take_busy(C, 2, 10, &mut out), 0, "two requesters max");
@@ -294,18 +307,20 @@ mod tests {
     fn failed_block_is_not_given_back_to_the_same_peer() {
         let mut d = PieceDl::new(0, 2);
         let mut out = Vec::new();
-        d.take_free(A, 1, false, &mut out);
+        d.take_free(A, 1, 2, &mut out);
         assert!(d.fail_block(A, 0));
         out.clear();
-        assert_eq!(d.take_free(A, 2, false, &mut out), 1);
+        assert_eq!(d.take_free(A, 2, 2, &mut out), 1);
         assert_eq!(out, vec![1]);
         out.clear();
-        assert_eq!(d.take_free(B, 2, false, &mut out), 1);
+        assert_eq!(d.take_free(B, 2, 2, &mut out), 1);
         assert_eq!(out, vec![0]);
-        // B fails it too: now only B avoids it, and a sole source gets it regardless.
+        // B fails it too. With a third peer having the piece, neither A nor B gets it; once
+        // every peer having it failed it, anyone may retry.
         assert!(d.fail_block(B, 0));
         out.clear();
-        assert_eq!(d.take_free(B, 2, false, &mut out), 0);
-        assert_eq!(d.take_free(B, 2, true, &mut out), 1);
+        assert_eq!(d.take_free(B, 2, 3, &mut out), 0);
+        assert_eq!(d.take_free(A, 2, 3, &mut out), 0);
+        assert_eq!(d.take_free(B, 2, 2, &mut out), 1);
     }
 }

@@ -47,8 +47,8 @@ impl Picker {
     ) -> usize {
         self.scratch.clear();
         let p = self.active[i].piece as usize;
-        let sole_source = self.avail[p] + self.seeds <= 1;
-        let n = self.active[i].take_free(peer, max, sole_source, &mut self.scratch);
+        let avail = self.avail[p] + self.seeds;
+        let n = self.active[i].take_free(peer, max, avail, &mut self.scratch);
         self.sync_partial(i);
         self.emit(self.active[i].piece, out);
         n

@@ -24,7 +24,7 @@ fn assert_no_duplicates_outside_endgame(s: &Swarm) {
                 );
                 holders.insert(*peer);
             }
-            Log::Cancel { peer, block } => {
+            Log::Cancel { peer, block } | Log::TimedOut { peer, block } => {
                 if let Some(h) = open.get_mut(block) {
                     h.remove(peer);
                 }
@@ -177,4 +177,93 @@ fn streaming_reader_pieces_verify_first() {
     let mut first: Vec<u32> = s.verified()[..4].to_vec();
     first.sort_unstable();
     assert_eq!(first, vec![40, 41, 42, 43]);
+}
+
+mod props {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::super::util::{KIB, Swarm, ms};
+    use super::assert_no_duplicates_outside_endgame;
+
+    #[derive(Clone, Debug)]
+    struct PeerSpec {
+        pieces: Vec<bool>,
+        seed: bool,
+        latency_ms: u64,
+        rate_kib: u32,
+        silent: bool,
+    }
+
+    fn peer(pieces: usize) -> impl Strategy<Value = PeerSpec> {
+        (
+            proptest::collection::vec(any::<bool>(), pieces),
+            proptest::bool::weighted(0.2),
+            1..200u64,
+            16..20_000u32,
+            proptest::bool::weighted(0.15),
+        )
+            .prop_map(|(pieces, seed, latency_ms, rate_kib, silent)| PeerSpec {
+                pieces,
+                seed,
+                latency_ms,
+                rate_kib,
+                silent,
+            })
+    }
+
+    fn swarm() -> impl Strategy<Value = (u32, Vec<PeerSpec>, u64)> {
+        (1..40u32).prop_flat_map(|n| {
+            (
+                Just(n),
+                proptest::collection::vec(peer(n as usize), 1..6),
+                any::<u64>(),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Any mix of partial peers, seeds and silent peers: every piece some responsive peer has
+        /// is verified, no block is requested twice outside endgame, and no peer is asked for a
+        /// piece it lacks.
+        #[test]
+        fn simulated_swarm_completes_what_is_obtainable((n, specs, seed) in swarm()) {
+            let mut s = Swarm::new(64 * KIB, u64::from(n) * 64 * KIB, seed);
+            for spec in &specs {
+                let have: Vec<u32> = (0..n).filter(|&p| spec.pieces[p as usize]).collect();
+                let i = s.add_peer(
+                    (!spec.seed).then_some(&have[..]),
+                    ms(spec.latency_ms),
+                    f64::from(spec.rate_kib) * 1024.0,
+                );
+                s.peers[i].silent = spec.silent;
+            }
+            // Pieces only silent peers have are never finished: bound the simulated time.
+            let steps = s.drive_for(Duration::from_secs(300), 200_000);
+            assert_no_duplicates_outside_endgame(&s);
+            for (peer, block, _) in s.requests() {
+                let spec = &specs[(peer.0 - 1) as usize];
+                prop_assert!(spec.seed || spec.pieces[block.piece.get() as usize]);
+            }
+            for p in 0..n {
+                let from_responsive = specs
+                    .iter()
+                    .any(|sp| !sp.silent && (sp.seed || sp.pieces[p as usize]));
+                if from_responsive {
+                    prop_assert!(
+                        s.picker.have().get(p),
+                        "piece {} missing after {:?} and {} steps; avail {}; tail {:?}",
+                        p,
+                        s.elapsed(),
+                        steps,
+                        s.picker.availability(s.geometry.piece(p).unwrap()),
+                        &s.log[s.log.len().saturating_sub(12)..]
+                    );
+                }
+            }
+        }
+    }
 }

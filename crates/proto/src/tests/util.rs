@@ -46,6 +46,11 @@ pub(crate) enum Log {
         suspects: Vec<PeerKey>,
     },
     Snubbed(PeerKey),
+    /// A request given up after the peer's timeout.
+    TimedOut {
+        peer: PeerKey,
+        block: Block,
+    },
 }
 
 pub(crate) struct Swarm {
@@ -193,8 +198,10 @@ impl Swarm {
                 if !expired.is_empty() {
                     self.log.push(Log::Snubbed(self.peers[i].key));
                 }
-                for b in expired {
-                    self.picker.handle_request_failed(self.peers[i].key, b);
+                for block in expired {
+                    let peer = self.peers[i].key;
+                    self.picker.handle_request_failed(peer, block);
+                    self.log.push(Log::TimedOut { peer, block });
                 }
             }
         } else if let Some(Reverse((_, _, i, block))) = self.queue.pop() {
@@ -259,6 +266,16 @@ impl Swarm {
         self.fill();
         let mut steps = 0;
         while steps < max_steps && !self.picker.is_done() && self.step() {
+            steps += 1;
+        }
+        steps
+    }
+
+    /// Like [`drive`](Self::drive) but also stops once `limit` of simulated time has passed.
+    pub(crate) fn drive_for(&mut self, limit: Duration, max_steps: usize) -> usize {
+        self.fill();
+        let mut steps = 0;
+        while steps < max_steps && !self.picker.is_done() && self.elapsed() < limit && self.step() {
             steps += 1;
         }
         steps
