@@ -207,7 +207,7 @@ async fn kill_9_never_marks_unverified_and_never_loses_verified() {
     eprintln!("kill schedule seed {rng}");
     let mut previous = 0;
     let mut kills = 0;
-    for round in 0..30 {
+    for round in 0..40 {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -255,7 +255,7 @@ async fn kill_9_never_marks_unverified_and_never_loses_verified() {
         .unwrap();
         assert_eq!(report.dropped, 0, "{report:?}");
         assert_eq!(store.verified().count_ones(), persisted);
-        if done || kills == 8 {
+        if done || kills == 12 {
             break;
         }
     }
