@@ -45,7 +45,7 @@ impl Default for ClientBuilder {
             peer_id: None,
             storage: MemoryStorage::factory(),
             dht: true,
-            lsd: true,
+            lsd: false,
             pex: true,
             update_interval: Duration::from_secs(60),
             republish_interval: Duration::from_secs(30 * 60),
@@ -106,15 +106,14 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether to use local service discovery, BEP 14 (default on). Takes effect once the
-    /// engine implements it.
+    /// Whether to use local service discovery, BEP 14 (default off: it multicasts to the local
+    /// network).
     pub fn lsd(&mut self, on: bool) -> &mut Self {
         self.lsd = on;
         self
     }
 
-    /// Whether to use peer exchange, BEP 11 (default on). Takes effect once the engine
-    /// implements it.
+    /// Whether to use peer exchange, BEP 11 (default on).
     pub fn pex(&mut self, on: bool) -> &mut Self {
         self.pex = on;
         self
@@ -134,14 +133,14 @@ impl ClientBuilder {
         self
     }
 
-    /// How often a torrent we hold is announced to the DHT again (default 15 min).
+    /// How often each torrent is looked up and announced on the DHT (default 15 min).
     pub fn announce_interval(&mut self, every: Duration) -> &mut Self {
         self.announce_interval = every.max(Duration::from_millis(10));
         self
     }
 
-    /// First pause between DHT peer searches of a torrent being looked up; it doubles after each
-    /// search, up to the announce interval (default 2 s).
+    /// How soon a torrent's DHT peer search is repeated when the last one found nobody
+    /// (default 2 s).
     pub fn peer_search_interval(&mut self, every: Duration) -> &mut Self {
         self.peer_search_interval = every.max(Duration::from_millis(10));
         self

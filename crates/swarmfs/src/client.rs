@@ -18,9 +18,9 @@ use crate::archive::Archive;
 use crate::builder::{ClientBuilder, LookupOptions};
 use crate::error::{ClientError, LookupError, SeedError};
 use crate::prefix::PrefixStorage;
+use crate::publish;
 use crate::tasks::Tasks;
 use crate::updates::Version;
-use crate::{discovery, publish};
 
 /// How long [`ClientBuilder::build`] waits for the DHT bootstrap.
 const BOOTSTRAP_WAIT: Duration = Duration::from_secs(10);
@@ -41,8 +41,6 @@ pub(crate) struct Inner {
     storage: Arc<dyn StorageFactory>,
     pub(crate) settings: ClientBuilder,
     pub(crate) tasks: Tasks,
-    /// Never turns `true`: the "closed" signal of tasks that live as long as the client.
-    forever: watch::Sender<bool>,
     /// Stop signals of republish tasks, by item target.
     pub(crate) republishers: Mutex<HashMap<Id, watch::Sender<bool>>>,
 }
@@ -55,22 +53,29 @@ impl Client {
 
     pub(crate) async fn start(settings: ClientBuilder) -> Result<Self, ClientError> {
         let mut eb = Engine::builder();
-        eb.listen_addr(settings.torrent_addr());
+        eb.listen_addr(settings.torrent_addr())
+            .lsd(settings.lsd)
+            .pex(settings.pex);
         if let Some(id) = settings.peer_id {
             eb.peer_id(PeerId(id));
         }
+        let mut has_bootstrap = false;
+        if settings.dht {
+            let nodes = resolve_bootstrap(&settings).await;
+            has_bootstrap = !nodes.is_empty();
+            eb.dht(true)
+                .dht_bind(settings.dht_addr())
+                .dht_bootstrap(&nodes)
+                .dht_announce_interval(settings.announce_interval)
+                .dht_retry_interval(settings.peer_search_interval);
+        }
         let engine = eb.build().await?;
-        let dht = if settings.dht {
-            match start_dht(&settings).await {
-                Ok(dht) => Some(dht),
-                Err(e) => {
-                    engine.shutdown().await;
-                    return Err(e);
-                }
-            }
-        } else {
-            None
-        };
+        let dht = engine.dht().cloned();
+        if let Some(dht) = &dht
+            && has_bootstrap
+        {
+            let _ = tokio::time::timeout(BOOTSTRAP_WAIT, dht.bootstrapped()).await;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
@@ -78,7 +83,6 @@ impl Client {
                 storage: settings.storage.clone(),
                 settings,
                 tasks: Tasks::new(),
-                forever: watch::Sender::new(false),
                 republishers: Mutex::new(HashMap::new()),
             }),
         })
@@ -104,8 +108,8 @@ impl Client {
         self.inner.dht.as_ref().map(Dht::local_addr)
     }
 
-    /// Tasks still running: the client's own, the engine's, and the DHT driver (zero once
-    /// [`Client::stop`] returned).
+    /// Tasks still running: the client's own, the engine's (its DHT node's included), and the
+    /// DHT driver (zero once [`Client::stop`] returned).
     pub fn live_tasks(&self) -> usize {
         let dht = self.inner.dht.as_ref().is_some_and(|d| !d.is_shut_down());
         self.inner.tasks.live() + self.inner.engine.live_tasks() + usize::from(dht)
@@ -115,10 +119,8 @@ impl Client {
     /// and the DHT node; returns once all of them ended.
     pub async fn stop(&self) {
         self.inner.tasks.stop().await;
+        // The engine owns the DHT node and shuts it down too.
         self.inner.engine.shutdown().await;
-        if let Some(dht) = &self.inner.dht {
-            dht.shutdown().await;
-        }
     }
 
     /// Finds a torrent by magnet link, or the newest version of a BEP 46 mutable magnet
@@ -162,9 +164,6 @@ impl Client {
                 Err(e) => return Err(e.into()),
             };
         let close = watch::Sender::new(false);
-        if owned {
-            self.spawn_discovery(&handle, options.seed, &close);
-        }
         let info = match tokio::time::timeout_at(deadline, handle.wait_metadata()).await {
             Ok(Ok(info)) => info,
             Ok(Err(e)) => return Err(self.abandon(&handle, owned, e.into()).await),
@@ -262,11 +261,7 @@ impl Client {
                 .engine
                 .add_info(info, storage, TorrentOptions::new().recheck(true))
             {
-                Ok(h) => {
-                    let closed = self.inner.forever.subscribe();
-                    self.spawn_discovery_with(&h, true, false, closed);
-                    h
-                }
+                Ok(h) => h,
                 Err(AddError::Duplicate { .. }) => self
                     .inner
                     .engine
@@ -320,32 +315,6 @@ impl Client {
         addr
     }
 
-    fn spawn_discovery(&self, handle: &TorrentHandle, announce: bool, close: &watch::Sender<bool>) {
-        self.spawn_discovery_with(handle, announce, true, close.subscribe());
-    }
-
-    fn spawn_discovery_with(
-        &self,
-        handle: &TorrentHandle,
-        announce: bool,
-        search: bool,
-        closed: watch::Receiver<bool>,
-    ) {
-        let Some(dht) = self.inner.dht.clone() else {
-            return;
-        };
-        let s = &self.inner.settings;
-        self.inner.tasks.spawn(discovery::run(
-            dht,
-            handle.clone(),
-            self.listen_addr().port(),
-            announce,
-            search.then_some(s.peer_search_interval),
-            s.announce_interval,
-            closed,
-        ));
-    }
-
     /// Removes a torrent added for a lookup that failed.
     async fn abandon(&self, handle: &TorrentHandle, owned: bool, e: LookupError) -> LookupError {
         if owned {
@@ -369,7 +338,8 @@ impl Client {
     }
 }
 
-async fn start_dht(settings: &ClientBuilder) -> Result<Dht, ClientError> {
+/// The bootstrap nodes that resolve, of the client's address family.
+async fn resolve_bootstrap(settings: &ClientBuilder) -> Vec<SocketAddr> {
     let mut nodes = Vec::new();
     for name in &settings.dht_bootstrap {
         match tokio::net::lookup_host(name.as_str()).await {
@@ -377,13 +347,5 @@ async fn start_dht(settings: &ClientBuilder) -> Result<Dht, ClientError> {
             Err(e) => tracing::debug!(node = %name, error = %e, "bootstrap node does not resolve"),
         }
     }
-    let dht = Dht::builder()
-        .bind(settings.dht_addr())
-        .bootstrap(&nodes)
-        .build()
-        .await?;
-    if !nodes.is_empty() {
-        let _ = tokio::time::timeout(BOOTSTRAP_WAIT, dht.bootstrapped()).await;
-    }
-    Ok(dht)
+    nodes
 }

@@ -12,12 +12,9 @@ use swarmfs_storage::StorageError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The torrent engine could not start (its listener could not bind).
+    /// The torrent engine (its listener, its DHT node) could not start.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// The DHT node could not start (its socket could not bind).
-    #[error(transparent)]
-    Dht(#[from] DhtError),
 }
 
 /// Why a [`Client::lookup`](crate::Client::lookup) failed.

@@ -35,15 +35,14 @@
 //! # }
 //! ```
 //!
-//! Until the engine finds peers by itself, the client does the DHT part: torrents it holds are
-//! announced and torrents it looks up are searched through its DHT node. It does not implement
-//! the protocols themselves: those live in `swarmfs-engine`, `swarmfs-dht` and below.
+//! Peers are found by the engine (its DHT node, and LSD and PEX when switched on); the client
+//! uses the same DHT node for BEP 44/46 items. This crate implements no protocol itself: those
+//! live in `swarmfs-engine`, `swarmfs-dht` and below.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod archive;
 mod builder;
 mod client;
-mod discovery;
 mod draft;
 mod error;
 mod file;
