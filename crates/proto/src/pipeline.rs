@@ -22,6 +22,10 @@ pub struct PipelineConfig {
     /// No block for this long while requests are outstanding means the peer is snubbing us
     /// (the effective timeout is at least four round trips).
     pub request_timeout: Duration,
+    /// Keep at least this much transfer time queued (rate x time), whatever the round trip: on
+    /// a fast link with a tiny round trip the bandwidth-delay product underestimates how long
+    /// the application on either side takes to turn requests around.
+    pub min_queue_time: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -31,6 +35,7 @@ impl Default for PipelineConfig {
             max_depth: 500,
             headroom: 2.0,
             request_timeout: Duration::from_secs(20),
+            min_queue_time: Duration::from_millis(100),
         }
     }
 }
@@ -73,8 +78,8 @@ impl Pipeline {
     }
 
     /// How many requests to keep outstanding now: the bandwidth-delay product in blocks (times
-    /// the headroom), clamped to `min_depth..=max_depth` and to the peer's `reqq`; one while the
-    /// peer is snubbing us.
+    /// the headroom, and at least `min_queue_time` worth of the rate), clamped to
+    /// `min_depth..=max_depth` and to the peer's `reqq`; one while the peer is snubbing us.
     pub fn depth(&mut self, now: Instant) -> u32 {
         let cap = self
             .config
@@ -86,8 +91,9 @@ impl Pipeline {
         }
         let bdp = match self.min_rtt {
             Some(rtt) => {
-                let blocks = self.rate.rate(now) * rtt.as_secs_f64() * self.config.headroom
-                    / f64::from(BLOCK_SIZE);
+                let time = (rtt.as_secs_f64() * self.config.headroom)
+                    .max(self.config.min_queue_time.as_secs_f64());
+                let blocks = self.rate.rate(now) * time / f64::from(BLOCK_SIZE);
                 blocks.ceil().min(f64::from(u32::MAX)) as u32
             }
             None => 0,

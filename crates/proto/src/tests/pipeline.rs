@@ -70,6 +70,35 @@ fn depth_honours_reqq_and_bounds() {
 }
 
 #[test]
+fn tiny_round_trip_still_queues_min_queue_time() {
+    // 64 MiB/s with a 50 us round trip: the BDP is a fraction of a block, but 100 ms of the rate
+    // is 409.6 blocks.
+    let g = Geometry::new(u64::from(BLOCK_SIZE), &[10_000 * u64::from(BLOCK_SIZE)]).unwrap();
+    let t0 = Instant::now();
+    let mut p = Pipeline::new(t0, PipelineConfig::default());
+    let mut t = t0;
+    for i in 0..8192 {
+        let b = block(&g, i, 0);
+        p.handle_sent(t, b);
+        t += Duration::from_nanos(244_140); // 16 KiB per 244 us = 64 MiB/s
+        p.handle_block(t + Duration::from_micros(50), b);
+    }
+    let depth = p.depth(t);
+    assert!((400..=420).contains(&depth), "depth {depth}");
+    let mut config = PipelineConfig::default();
+    config.min_queue_time = Duration::ZERO;
+    let mut q = Pipeline::new(t0, config);
+    let mut t = t0;
+    for i in 0..8192 {
+        let b = block(&g, i, 0);
+        q.handle_sent(t, b);
+        t += Duration::from_nanos(244_140);
+        q.handle_block(t + Duration::from_micros(50), b);
+    }
+    assert_eq!(q.depth(t), 4, "pure BDP: the minimum");
+}
+
+#[test]
 fn timeout_marks_snubbed_and_returns_requests() {
     let g = Geometry::new(u64::from(BLOCK_SIZE), &[10 * u64::from(BLOCK_SIZE)]).unwrap();
     let t0 = Instant::now();
