@@ -85,8 +85,10 @@ fn tiny_round_trip_still_queues_min_queue_time() {
     }
     let depth = p.depth(t);
     assert!((400..=420).contains(&depth), "depth {depth}");
-    let mut config = PipelineConfig::default();
-    config.min_queue_time = Duration::ZERO;
+    let config = PipelineConfig {
+        min_queue_time: Duration::ZERO,
+        ..PipelineConfig::default()
+    };
     let mut q = Pipeline::new(t0, config);
     let mut t = t0;
     for i in 0..8192 {
