@@ -352,7 +352,9 @@ impl Picker {
 
     /// Picks up to `max` blocks to request from `peer`, marks them requested by it and appends
     /// them to `out`. Returns how many were appended. Never returns a block of a piece the peer
-    /// lacks, of a skipped piece, or one the peer already has requested.
+    /// lacks, of a skipped piece, or one the peer already has requested. A block already
+    /// requested from another peer is only returned in endgame, or when it belongs to the
+    /// earliest-deadline missing piece (the one a reader waits for).
     pub fn pick(&mut self, peer: PeerKey, max: usize, out: &mut Vec<Block>) -> usize {
         // Taken out of the map for the duration of the pick so the rest of `self` stays mutable.
         let Some(ph) = self.peers.remove(&peer) else {

@@ -78,11 +78,17 @@ impl Picker {
         }
         let urgent: Vec<u32> = self.deadlines.iter().map(|&(_, p)| p).collect();
         let mut picked = 0;
+        let mut head = true;
         for p in urgent {
             if picked == max {
                 break;
             }
-            if !ph.has(p) || !self.is_wanted(p) {
+            if !self.is_wanted(p) || matches!(self.status[p as usize], Status::Verifying) {
+                continue;
+            }
+            // The first missing deadline piece is the one a reader is blocked on.
+            let is_head = std::mem::take(&mut head);
+            if !ph.has(p) {
                 continue;
             }
             let i = match self.status[p as usize] {
@@ -91,6 +97,18 @@ impl Picker {
                 Status::Verifying | Status::Have => continue,
             };
             picked += self.take_free(i, peer, max - picked, out);
+            if is_head && picked < max && self.endgame_requesters > 1 {
+                // Every block of it is requested: ask a second peer too, as in endgame, so one
+                // slow peer cannot stall the reader. Costs at most one piece per deadline piece.
+                self.scratch.clear();
+                picked += self.active[i].take_busy(
+                    peer,
+                    self.endgame_requesters,
+                    max - picked,
+                    &mut self.scratch,
+                );
+                self.emit(p, out);
+            }
         }
         picked
     }

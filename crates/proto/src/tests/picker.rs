@@ -300,3 +300,34 @@ fn hostile_input_is_a_typed_error() {
         BlockOutcome::Unrequested
     );
 }
+
+#[test]
+fn blocked_reader_piece_is_duplicated_to_a_second_peer() {
+    let g = Geometry::new(2 * u64::from(BLOCK_SIZE), &[32 * u64::from(BLOCK_SIZE)]).unwrap();
+    let mut p = Picker::new(&g, 1);
+    p.handle_peer(A, PeerEvent::HaveAll).unwrap();
+    p.handle_peer(B, PeerEvent::HaveAll).unwrap();
+    let now = Instant::now();
+    p.read_at(now, 2 * u64::from(BLOCK_SIZE), 2); // pieces 1 and 2, reader blocked on 1
+    let slow = pick(&mut p, A, 2);
+    assert_eq!(pieces(&slow), vec![1, 1]);
+    assert!(!p.is_endgame());
+    // B gets A's blocks of piece 1 again (the reader waits for them), then piece 2 as usual.
+    let b = pick(&mut p, B, 4);
+    assert_eq!(pieces(&b), vec![1, 1, 2, 2]);
+    assert_eq!(p.requesters(slow[0]), vec![A, B]);
+    // Piece 2 is not the head: a third peer gets no duplicates of it.
+    p.handle_peer(C, PeerEvent::HaveAll).unwrap();
+    let c = pick(&mut p, C, 4);
+    assert_eq!(c.len(), 4);
+    assert!(c.iter().all(|x| ![1, 2].contains(&x.piece.get())), "{c:?}");
+    // B delivers first: A's requests are cancelled.
+    assert_eq!(receive_all(&mut p, B, &b[..2]), vec![g.piece(1).unwrap()]);
+    let cancels: Vec<PickerAction> = std::iter::from_fn(|| p.poll_action()).collect();
+    assert_eq!(cancels.len(), 2);
+    assert!(
+        cancels
+            .iter()
+            .all(|c| matches!(c, PickerAction::Cancel { peer, .. } if *peer == A))
+    );
+}
