@@ -33,6 +33,8 @@ pub const ALPHA: usize = 3;
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(5);
 const PINGS_PER_ROUND: usize = 4;
 const REFRESHES_PER_ROUND: usize = 2;
+/// Source IPs tracked by the per-IP query rate limit.
+const MAX_RATE_ENTRIES: usize = 10_000;
 
 /// Node settings. Start from `Config::default()` and change fields.
 #[derive(Debug, Clone)]
@@ -546,10 +548,15 @@ impl Node {
         if ip.is_loopback() {
             return false;
         }
-        if self.rate.len() > 10_000 {
+        if self.rate.len() >= MAX_RATE_ENTRIES {
+            // Bounded map: drop stale windows; if a flood of fresh IPs keeps it large, forget
+            // them all (fail open), so this costs O(1) amortised per query.
             self.rate.retain(|_, (since, _)| {
                 now.saturating_duration_since(*since) < Duration::from_secs(1)
             });
+            if self.rate.len() >= MAX_RATE_ENTRIES / 2 {
+                self.rate.clear();
+            }
         }
         let entry = self.rate.entry(ip).or_insert((now, 0));
         if now.saturating_duration_since(entry.0) >= Duration::from_secs(1) {

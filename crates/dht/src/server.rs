@@ -39,18 +39,21 @@ impl Node {
         }
         let reply = match query.kind {
             QueryKind::Ping => Ok(self.response()),
-            QueryKind::FindNode { target } => Ok(Response {
-                nodes: self.nodes_for(&target, from, now),
-                ..self.response()
-            }),
-            QueryKind::GetPeers { info_hash } => Ok(Response {
-                nodes: self.nodes_for(&info_hash, from, now),
-                values: self
-                    .peers
-                    .peers(&info_hash, from.is_ipv6(), MAX_VALUES, now),
-                token: Some(self.tokens.issue(from.ip())),
-                ..self.response()
-            }),
+            QueryKind::FindNode { target } => {
+                Ok(self.with_nodes(self.response(), &target, from, now))
+            }
+            QueryKind::GetPeers { info_hash } => Ok(self.with_nodes(
+                Response {
+                    values: self
+                        .peers
+                        .peers(&info_hash, from.is_ipv6(), MAX_VALUES, now),
+                    token: Some(self.tokens.issue(from.ip())),
+                    ..self.response()
+                },
+                &info_hash,
+                from,
+                now,
+            )),
             QueryKind::AnnouncePeer {
                 info_hash,
                 port,
@@ -84,11 +87,23 @@ impl Node {
         }
     }
 
-    fn nodes_for(&self, target: &Id, from: SocketAddr, now: Instant) -> Vec<NodeInfo> {
-        let mut nodes = self.table.closest(target, K + 1, now);
+    /// Adds the `K` closest nodes of the requester's address family (`nodes` or `nodes6`).
+    fn with_nodes(
+        &self,
+        mut response: Response,
+        target: &Id,
+        from: SocketAddr,
+        now: Instant,
+    ) -> Response {
+        let mut nodes: Vec<NodeInfo> = self.table.closest(target, K + 1, now);
         nodes.retain(|n| n.addr != from && n.addr.is_ipv6() == from.is_ipv6());
         nodes.truncate(K);
-        nodes
+        if from.is_ipv6() {
+            response.nodes6 = nodes;
+        } else {
+            response.nodes = nodes;
+        }
+        response
     }
 
     fn announce(
@@ -115,11 +130,15 @@ impl Node {
     }
 
     fn get(&self, now: Instant, from: SocketAddr, target: &Id, seq: Option<i64>) -> Response {
-        let mut response = Response {
-            nodes: self.nodes_for(target, from, now),
-            token: Some(self.tokens.issue(from.ip())),
-            ..self.response()
-        };
+        let mut response = self.with_nodes(
+            Response {
+                token: Some(self.tokens.issue(from.ip())),
+                ..self.response()
+            },
+            target,
+            from,
+            now,
+        );
         match self.items.get(target, now) {
             Some(Item::Immutable(item)) => {
                 response.value = Some(item.value().as_bencode().to_vec());

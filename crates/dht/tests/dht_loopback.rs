@@ -130,3 +130,38 @@ async fn peers_immutable_items_and_ping_on_loopback() {
     assert_eq!(closest[0].addr, nodes[6].local_addr());
     shutdown(nodes).await;
 }
+
+/// IPv6 (BEP 32 `nodes6`, 18-byte peers) on `[::1]`: single-stack nodes, where the host has it.
+#[tokio::test]
+async fn ipv6_loopback_nodes() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        println!("SKIP ipv6_loopback_nodes: no IPv6 loopback");
+        return;
+    }
+    let v6: SocketAddr = "[::1]:0".parse().unwrap();
+    let first = Dht::builder().bind(v6).build().await.unwrap();
+    let mut nodes = vec![first.clone()];
+    for _ in 0..4 {
+        let node = Dht::builder()
+            .bind(v6)
+            .bootstrap(&[first.local_addr()])
+            .build()
+            .await
+            .unwrap();
+        assert!(node.bootstrapped().await.unwrap() >= 1);
+        nodes.push(node);
+    }
+    let closest = nodes[4].find_node(nodes[2].id()).await.unwrap();
+    assert_eq!(closest[0].addr, nodes[2].local_addr());
+    let ih = Id::sha1(b"v6 torrent");
+    nodes[1].announce_peer(ih, None).await.unwrap();
+    let peers = nodes[3].get_peers(ih).unwrap().collect().await;
+    assert_eq!(peers, vec![nodes[1].local_addr()]);
+    let value = Value::from_byte_string(b"over ipv6").unwrap();
+    let put = nodes[2].put_immutable(value.clone()).await.unwrap();
+    assert_eq!(
+        nodes[0].get_immutable(put.target).await.unwrap(),
+        Some(value)
+    );
+    shutdown(nodes).await;
+}

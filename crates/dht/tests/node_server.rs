@@ -333,3 +333,25 @@ fn read_only_node_answers_nothing_and_flags_its_queries() {
     h.raw(client(), &ro_ping.to_bytes()).unwrap();
     assert_eq!(h.node.stats().routing_nodes, 0);
 }
+
+#[test]
+fn queries_rate_limited_per_public_ip_but_not_loopback() {
+    let mut config = Config::default();
+    config.max_queries_per_ip = 20;
+    let mut h = Harness::new(config);
+    let public: SocketAddr = "10.7.7.7:6881".parse().unwrap();
+    let answered = (0..30)
+        .filter(|_| h.ask(public, Id([5; 20]), QueryKind::Ping).is_some())
+        .count();
+    assert_eq!(answered, 20);
+    h.now += Duration::from_secs(1);
+    assert!(
+        h.ask(public, Id([5; 20]), QueryKind::Ping).is_some(),
+        "window over"
+    );
+    let lo: SocketAddr = "127.0.0.1:6881".parse().unwrap();
+    let answered = (0..30)
+        .filter(|_| h.ask(lo, Id([6; 20]), QueryKind::Ping).is_some())
+        .count();
+    assert_eq!(answered, 30);
+}
