@@ -332,18 +332,22 @@ impl PieceStore {
     }
 
     /// Like [`PieceStore::verify_piece`] for many pieces, hashed on all cores, with one sync per
-    /// file and one persist for the batch.
+    /// file and one persist for the batch. Pieces already verified report `true` without being
+    /// hashed again; a piece listed twice is hashed once.
     pub async fn verify_pieces(&self, pieces: &[PieceIndex]) -> Result<Vec<bool>, PieceStoreError> {
         for &p in pieces {
             self.check_piece(p)?;
         }
         let mut verdicts = vec![false; pieces.len()];
-        let mut todo = Vec::new();
+        let mut todo: Vec<(usize, PieceIndex)> = Vec::new();
+        let mut repeats = Vec::new();
         {
             let mut st = self.lock();
             for (i, &p) in pieces.iter().enumerate() {
                 if st.verified.get(p.get()) {
                     verdicts[i] = true;
+                } else if todo.iter().any(|&(_, q)| q == p) {
+                    repeats.push((i, p));
                 } else if st.busy.get(p.get()) || st.writing.contains_key(&p.get()) {
                     for &(_, q) in &todo {
                         st.busy.set(PieceIndex::get(q), false);
@@ -384,6 +388,9 @@ impl PieceStore {
         self.mark_durably(&good).await?;
         for ((i, _), ok) in todo.iter().zip(ok) {
             verdicts[*i] = ok;
+        }
+        for (i, p) in repeats {
+            verdicts[i] = good.contains(&p);
         }
         Ok(verdicts)
     }
