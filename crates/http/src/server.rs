@@ -1,0 +1,154 @@
+//! [`StreamServer`]: the listener, the accept loop and one hyper connection per client.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use swarmfs::Archive;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::respond::respond;
+
+/// Most connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// How long a client may take to send its request head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors of [`StreamServer`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The listen address cannot be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An HTTP server for one archive, bound but not yet serving.
+#[derive(Debug)]
+pub struct StreamServer {
+    listener: TcpListener,
+    archive: Archive,
+    local_addr: SocketAddr,
+}
+
+impl StreamServer {
+    /// Binds `addr` (port 0 picks a free port). Use a loopback address unless the archive
+    /// should be reachable from other machines.
+    pub async fn bind(addr: SocketAddr, archive: Archive) -> Result<Self, ServeError> {
+        let bind_err = |source| ServeError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+        let local_addr = listener.local_addr().map_err(bind_err)?;
+        Ok(Self {
+            listener,
+            archive,
+            local_addr,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://<local address>/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.local_addr)
+    }
+
+    /// Serves until the returned future is dropped (which closes every connection).
+    pub async fn run(self) {
+        let archive = Arc::new(self.archive);
+        let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut conns = JoinSet::new();
+        loop {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let archive = archive.clone();
+            conns.spawn(async move {
+                let _permit = permit;
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let archive = archive.clone();
+                    async move { Ok::<_, Infallible>(respond(&archive, &req).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(TokioIo::new(stream), service);
+                if let Err(e) = conn.await {
+                    tracing::debug!(%peer, error = %e, "http connection ended");
+                }
+            });
+        }
+    }
+
+    /// Serves in a background task; the handle stops it.
+    pub fn spawn(self) -> ServerHandle {
+        let local_addr = self.local_addr;
+        ServerHandle {
+            local_addr,
+            task: tokio::spawn(self.run()),
+        }
+    }
+}
+
+/// A server running in the background (see [`StreamServer::spawn`]).
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://<local address>/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.local_addr)
+    }
+
+    /// Stops accepting, closes every connection and waits until they are gone.
+    pub async fn shutdown(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
