@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
+use crate::config::Config;
 use crate::dht::{Dht, DhtError};
 use crate::id::Id;
-use crate::node::Config;
 
 /// Builds a [`Dht`]. Binds `127.0.0.1:0` unless told otherwise (servers bind loopback by
 /// default; a public node needs an explicit `bind`). No bootstrap nodes unless given.

@@ -12,12 +12,14 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::builder::DhtBuilder;
 use crate::compact::NodeInfo;
+use crate::config::Config;
 use crate::error::ErrorCode;
+use crate::event::{Event, OpId, Stats};
 use crate::id::Id;
 use crate::item::{ImmutableItem, MutableItem};
 use crate::item_store::Item;
 use crate::lookup::{LookupOutcome, StoreError};
-use crate::node::{Config, Event, Node, OpId, Stats};
+use crate::node::Node;
 use crate::value::Value;
 
 /// Errors of the async API.

@@ -15,7 +15,9 @@ use rand::{Rng, SeedableRng};
 
 use crate::bep42;
 use crate::compact::NodeInfo;
+use crate::config::Config;
 use crate::error::{DecodeError, ErrorCode};
+use crate::event::{Event, OpId, Stats, Transmit};
 use crate::id::Id;
 use crate::item::{ImmutableItem, MutableItem, mutable_target};
 use crate::item_store::{Item, ItemStore};
@@ -35,126 +37,6 @@ const PINGS_PER_ROUND: usize = 4;
 const REFRESHES_PER_ROUND: usize = 2;
 /// Source IPs tracked by the per-IP query rate limit.
 const MAX_RATE_ENTRIES: usize = 10_000;
-
-/// Node settings. Start from `Config::default()` and change fields.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Config {
-    /// Our node id; `None` derives one (BEP 42 from `external_ip` when given, else random).
-    pub node_id: Option<Id>,
-    /// Our public IP, for a BEP 42 id.
-    pub external_ip: Option<IpAddr>,
-    /// Nodes to bootstrap from (may be a persisted node list).
-    pub bootstrap: Vec<SocketAddr>,
-    /// BEP 43: send `ro=1`, answer no queries, and stay out of others' routing tables.
-    pub read_only: bool,
-    /// BEP 42: keep nodes whose id does not match their IP out of the routing table. Loopback and
-    /// private addresses are always exempt.
-    pub enforce_node_id: bool,
-    /// How long a query may stay unanswered.
-    pub query_timeout: Duration,
-    /// Most queries accepted per source IP per second (loopback is exempt).
-    pub max_queries_per_ip: u32,
-    /// Client version sent as `v`.
-    pub version: Option<[u8; 4]>,
-    /// Torrents and peers per torrent the peer store holds.
-    pub max_torrents: usize,
-    /// Peers kept per torrent.
-    pub max_peers_per_torrent: usize,
-    /// How long an announce is kept.
-    pub peer_ttl: Duration,
-    /// BEP 44 items held for others.
-    pub max_items: usize,
-    /// How long a stored item is kept.
-    pub item_ttl: Duration,
-    /// Seed of the node's random generator (ids, secrets, transaction ids); `None` is random.
-    pub rng_seed: Option<u64>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            node_id: None,
-            external_ip: None,
-            bootstrap: Vec::new(),
-            read_only: false,
-            enforce_node_id: true,
-            query_timeout: Duration::from_secs(2),
-            max_queries_per_ip: 250,
-            version: Some(*b"SF\x00\x01"),
-            max_torrents: 2000,
-            max_peers_per_torrent: 100,
-            peer_ttl: Duration::from_secs(30 * 60),
-            max_items: 2000,
-            item_ttl: Duration::from_secs(2 * 60 * 60),
-            rng_seed: None,
-        }
-    }
-}
-
-/// A datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Destination.
-    pub to: SocketAddr,
-    /// The bencoded KRPC message.
-    pub payload: Vec<u8>,
-}
-
-/// Names an operation started on a [`Node`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OpId(pub u64);
-
-/// Something an operation produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// New peers from a `get_peers` or `announce_peer` lookup (each peer reported once).
-    Peers {
-        /// The operation.
-        op: OpId,
-        /// Peers not reported before.
-        peers: Vec<SocketAddr>,
-    },
-    /// A `get` found an item (mutable: each time a higher seq is seen).
-    Item {
-        /// The operation.
-        op: OpId,
-        /// The verified item.
-        item: Item,
-    },
-    /// The operation is over.
-    Finished {
-        /// The operation.
-        op: OpId,
-        /// What it found.
-        outcome: LookupOutcome,
-    },
-}
-
-/// Counters for monitoring.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Nodes in the routing table.
-    pub routing_nodes: usize,
-    /// Peers held in the peer store.
-    pub stored_peers: usize,
-    /// BEP 44 items held.
-    pub stored_items: usize,
-    /// Queries awaiting an answer.
-    pub pending_queries: usize,
-    /// Lookups running.
-    pub lookups: usize,
-    /// Datagrams received.
-    pub received: u64,
-    /// Datagrams queued for sending.
-    pub sent: u64,
-    /// Queries answered (with a response or an error).
-    pub queries_answered: u64,
-    /// Datagrams dropped (undecodable, unexpected or rate-limited).
-    pub dropped: u64,
-}
 
 #[derive(Debug, Clone)]
 enum Kind {
