@@ -292,6 +292,120 @@ async fn recv_opt(s: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<(usize, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discovery::sink;
+
+    /// A group on a free port, multicast over the loopback interface (works without a
+    /// namespace when the interface is given explicitly).
+    fn loopback_config(min_gap: Duration, interval: Duration) -> LsdConfig {
+        let port = std::net::UdpSocket::bind(("127.0.0.1", 0))
+            .and_then(|s| s.local_addr())
+            .expect("port")
+            .port();
+        LsdConfig {
+            group: SocketAddr::from((Ipv4Addr::new(239, 192, 152, 143), port)),
+            interface: Ipv4Addr::LOCALHOST,
+            announce_interval: interval,
+            min_gap,
+        }
+    }
+
+    #[tokio::test]
+    async fn own_announces_are_ignored_and_others_become_peers() {
+        let config = loopback_config(Duration::from_millis(20), Duration::from_millis(50));
+        let group = config.group;
+        let tasks = Tasks::default();
+        let stop = watch::Sender::new(false);
+        let lsd = LsdDiscovery::start(config, &tasks, stop.subscribe()).expect("lsd");
+        // A listener in the group sees our announces.
+        let listener = open(group, Ipv4Addr::LOCALHOST).expect("listener");
+        let ih = InfoHash([7; 20]);
+        let (s, mut rx) = sink();
+        lsd.add_torrent(DiscoveryTorrent {
+            info_hash: ih,
+            listen_port: 4242,
+            sink: s,
+        });
+        let mut buf = vec![0u8; RECV_BUF];
+        let mut ours = 0;
+        while ours < 3 {
+            let (n, _) = tokio::time::timeout(Duration::from_secs(5), listener.recv_from(&mut buf))
+                .await
+                .expect("announce heard")
+                .expect("recv");
+            let a = LsdAnnounce::parse(&buf[..n]).expect("parses");
+            assert_eq!(a.info_hashes, vec![ih]);
+            assert_eq!(a.port.get(), 4242);
+            assert_eq!(a.host, group);
+            ours += 1;
+        }
+        // Three of our announces looped back to our own socket: none became a peer.
+        assert!(rx.try_recv().is_err(), "own announce offered as a peer");
+        // Someone else's announce (another cookie) names our torrent and another one.
+        let other = LsdAnnounce {
+            host: group,
+            port: NonZeroU16::new(5555).expect("nonzero"),
+            info_hashes: vec![InfoHash([1; 20]), ih],
+            cookie: Some(LsdCookie::new("someone-else").expect("cookie")),
+        };
+        listener
+            .send_to(&other.to_bytes(), group)
+            .await
+            .expect("send");
+        let (addr, source) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("offered")
+            .expect("open");
+        assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 5555)));
+        assert_eq!(source, PeerSource::Lsd);
+        // Garbage is ignored, the task lives on.
+        listener
+            .send_to(b"BT-SEARCH junk", group)
+            .await
+            .expect("send");
+        stop.send_replace(true);
+        tasks.wait_idle().await;
+    }
+
+    #[tokio::test]
+    async fn announces_respect_the_minimum_gap() {
+        // Every torrent is always due; only the gap limits the sending.
+        let gap = Duration::from_millis(200);
+        let config = loopback_config(gap, Duration::ZERO);
+        let group = config.group;
+        let tasks = Tasks::default();
+        let stop = watch::Sender::new(false);
+        let lsd = LsdDiscovery::start(config, &tasks, stop.subscribe()).expect("lsd");
+        let listener = open(group, Ipv4Addr::LOCALHOST).expect("listener");
+        let mut keep = Vec::new();
+        for i in 0..30u8 {
+            let (s, rx) = sink();
+            keep.push(rx);
+            lsd.add_torrent(DiscoveryTorrent {
+                info_hash: InfoHash([i; 20]),
+                listen_port: 4242,
+                sink: s,
+            });
+        }
+        let window = Duration::from_millis(1000);
+        let start = Instant::now();
+        let mut datagrams = 0u32;
+        let mut buf = vec![0u8; RECV_BUF];
+        while let Ok(r) =
+            tokio::time::timeout_at(start + window, listener.recv_from(&mut buf)).await
+        {
+            let (n, _) = r.expect("recv");
+            assert!(n <= MAX_DATAGRAM);
+            datagrams += 1;
+        }
+        // At most one datagram per gap (plus the first), however many torrents are added.
+        assert!(datagrams >= 2, "{datagrams} datagrams");
+        assert!(
+            datagrams <= 1 + (window.as_millis() / gap.as_millis()) as u32,
+            "{datagrams} datagrams in {window:?}"
+        );
+        stop.send_replace(true);
+        tasks.wait_idle().await;
+    }
 
     #[test]
     fn batches_stay_under_1400_bytes_and_carry_the_cookie() {
