@@ -163,13 +163,18 @@ impl TorrentHandle {
     /// Waits until every wanted piece is verified.
     pub async fn wait_done(&self) -> Result<(), TorrentError> {
         let mut events = self.events();
+        let mut check = true;
         loop {
-            if self.stats().await?.done {
+            // Statistics cost a pass over the pieces: ask only at the start and after a gap
+            // in the events, not once per event.
+            if check && self.stats().await?.done {
                 return Ok(());
             }
+            check = false;
             match events.recv().await {
                 Ok(TorrentEvent::Done) => return Ok(()),
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => check = true,
                 Err(broadcast::error::RecvError::Closed) => return Err(TorrentError::Removed),
             }
         }

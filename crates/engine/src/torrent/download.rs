@@ -26,9 +26,8 @@ const MAX_FAILED_KEPT: usize = 32;
 /// Most piece buffers kept for reuse.
 const MAX_POOLED: usize = 64;
 
-fn recycle(pool: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
-    if pool.len() < MAX_POOLED && buf.capacity() > 0 {
-        buf.clear();
+fn recycle(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+    if pool.len() < MAX_POOLED && !buf.is_empty() {
         pool.push(buf);
     }
 }
@@ -196,8 +195,11 @@ impl Torrent {
             self.dl_meter.add(now, u64::from(block.len));
             let pool = &mut dl.pool;
             let buf = dl.bufs.entry(msg.index).or_insert_with(|| {
+                // Pooled buffers keep their length and old bytes: every byte is overwritten
+                // by a block before the piece is hashed, so there is nothing to clear.
                 let mut b = pool.pop().unwrap_or_default();
                 b.resize(piece_len, 0);
+                b.truncate(piece_len);
                 b
             });
             let start = msg.begin as usize;
