@@ -71,7 +71,10 @@ pub trait RandomAccess: Send + Sync + fmt::Debug {
     }
 
     /// Hints that `len` bytes at `offset` will be read soon (a backend may start reading them
-    /// ahead, e.g. `posix_fadvise(WILLNEED)`); never fails, never blocks for long. Default: no-op.
+    /// ahead, e.g. `posix_fadvise(WILLNEED)`), for streaming readers; never fails. Default: no-op.
+    ///
+    /// The re-check does not use it: issuing it from the hashing threads cost more system time
+    /// than it saved on a cold cache here (the kernel's sequential read-ahead does the job).
     fn prefetch(&self, offset: u64, len: u64) {
         let _ = (offset, len);
     }

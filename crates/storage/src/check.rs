@@ -159,9 +159,6 @@ pub(crate) async fn check_many(
 /// a 64 KiB destination stays in the core's cache.
 const CHUNK: usize = 64 * 1024;
 
-/// How far ahead workers ask the backend to read (a hint; see [`RandomAccess::prefetch`]).
-const PREFETCH: u64 = 16 * 1024 * 1024;
-
 enum Verdict {
     Piece(usize, bool),
     Failed(StorageError),
@@ -240,31 +237,12 @@ impl WorkerShared {
             let Some(&piece) = self.pieces.get(i) else {
                 return;
             };
-            self.prefetch_ahead(i);
             let verdict = match self.hash_piece(piece, &mut buf) {
                 Ok(ok) => Verdict::Piece(i, ok),
                 Err(e) => Verdict::Failed(e),
             };
             if done.send_blocking(verdict).is_err() {
                 return;
-            }
-        }
-    }
-
-    /// Every `PREFETCH` bytes' worth of pieces, hints the window one step further ahead, so the
-    /// backend keeps reads in flight while the threads hash (cold page cache).
-    fn prefetch_ahead(&self, i: usize) {
-        let piece_len = u64::from(self.geometry.piece_length());
-        let stride = (PREFETCH / piece_len).max(1) as usize;
-        if i % stride != 0 {
-            return;
-        }
-        for &piece in self.pieces.iter().skip(i + stride).take(stride) {
-            for span in self
-                .geometry
-                .spans(piece, 0, self.geometry.piece_len(piece))
-            {
-                self.files[span.file_index].prefetch(span.file_offset, u64::from(span.len));
             }
         }
     }
