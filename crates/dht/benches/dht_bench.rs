@@ -79,19 +79,60 @@ fn queries_per_second() {
     );
 }
 
-fn simulated_lookups() {
+/// RSS per node whose 160 buckets and replacement caches are all full (16 ids per bucket).
+fn memory_full_table() {
+    let now = Instant::now();
+    let count = 50;
     let before = rss_kib();
+    let mut nodes = Vec::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    for n in 0..count {
+        let mut config = Config::default();
+        config.rng_seed = Some(100 + n);
+        let mut node = Node::new(config, now);
+        let own = node.id();
+        let mut i = 0u32;
+        for bucket in 0..160 {
+            for _ in 0..16 {
+                i += 1;
+                // 127/8 sources: exempt from the rate limit, so its map does not count here.
+                let from =
+                    SocketAddr::from(([127, (i >> 16) as u8, (i >> 8) as u8, i as u8], 6881));
+                let id = own.random_in_bucket(bucket, &mut rng);
+                let ping = Message {
+                    transaction_id: b"aa".to_vec(),
+                    version: None,
+                    read_only: false,
+                    requester_ip: None,
+                    body: Body::Query(Query {
+                        id,
+                        kind: QueryKind::Ping,
+                    }),
+                };
+                node.handle_datagram(now, from, &ping.to_bytes());
+                while node.poll_transmit().is_some() {}
+            }
+        }
+        nodes.push(node);
+    }
+    let after = rss_kib();
+    println!(
+        "memory: ~{} KiB RSS per node with a full routing table ({} nodes + full replacement caches)",
+        after.saturating_sub(before) / count,
+        nodes[0].stats().routing_nodes
+    );
+}
+
+fn simulated_lookups() {
     let mut sim = sim::Sim::new(200, 0.0, 11);
     let start = Instant::now();
     sim.bootstrap_all();
     let boot = start.elapsed();
-    let after = rss_kib();
     let routing: usize = sim.nodes.iter().map(|n| n.stats().routing_nodes).sum();
     println!(
-        "sim: 200 nodes bootstrapped in {boot:.2?} wall ({} datagrams); mean routing table {} nodes; ~{} KiB RSS per node",
+        "sim: 200 nodes bootstrapped in {boot:.2?} wall ({} datagrams); mean routing table {} nodes",
         sim.delivered,
-        routing / 200,
-        after.saturating_sub(before) / 200
+        routing / 200
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(12);
     let lookups = 200;
@@ -160,6 +201,7 @@ async fn loopback_latency() {
 
 fn main() {
     queries_per_second();
+    memory_full_table();
     simulated_lookups();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
