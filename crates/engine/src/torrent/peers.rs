@@ -56,7 +56,10 @@ impl Peer {
 
 impl Torrent {
     fn our_handshake(&self) -> Handshake {
-        Handshake::new(self.shared.info_hash, self.engine.peer_id)
+        let mut hs = Handshake::new(self.shared.info_hash, self.engine.peer_id);
+        // BEP 5: the DHT bit only when we run a node.
+        hs.reserved = hs.reserved.with_dht(self.engine.dht.is_some());
+        hs
     }
 
     /// Dials every known address we are not connected to.
