@@ -1,0 +1,170 @@
+//! The command line, as clap derives it.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// swarmfs: BitTorrent archives found through the DHT, read like directories.
+#[derive(Debug, Parser)]
+#[command(name = "swarmfs", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    /// Only errors on stderr, no progress bars.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Machine-readable output: one JSON object per line on stdout.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write a new ed25519 keypair to a file (mode 0600) and print its public key in hex.
+    Keygen {
+        /// Key file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Hash a file or directory, print its magnet, and seed it until interrupted.
+    Seed(SeedArgs),
+    /// Download a magnet or mutable magnet into a directory; exits 0 once verified.
+    Get(GetArgs),
+    /// List a directory of an archive (fetching only its metadata).
+    Ls(LsArgs),
+    /// Write one file of an archive to stdout (fetching only its pieces).
+    Cat(CatArgs),
+    /// Publish a magnet under a key (BEP 46); prints the mutable magnet and keeps it alive.
+    Publish(PublishArgs),
+    /// Serve an archive over HTTP (Range requests: stream video while it downloads).
+    Serve(ServeArgs),
+    /// Offline demo on loopback: private DHT, publisher, reader, narrated.
+    Demo(DemoArgs),
+}
+
+/// Flags of every networked command.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct NetArgs {
+    /// DHT nodes to join, HOST:PORT[,...] (default: the public DHT routers).
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT")]
+    pub(crate) bootstrap: Vec<String>,
+    /// TCP port for peers (0: any free port).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) port: u16,
+    /// UDP port of the DHT node (0: any free port).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) dht_port: u16,
+    /// Address to bind (default: 127.0.0.1 when every --bootstrap/--peer is loopback,
+    /// else 0.0.0.0).
+    #[arg(long, value_name = "IP")]
+    pub(crate) bind: Option<IpAddr>,
+    /// No DHT: peers only from --peer, x.pe, LSD and PEX.
+    #[arg(long)]
+    pub(crate) no_dht: bool,
+    /// No local service discovery (BEP 14 multicast).
+    #[arg(long)]
+    pub(crate) no_lsd: bool,
+    /// No peer exchange (BEP 11).
+    #[arg(long)]
+    pub(crate) no_pex: bool,
+    /// A peer to connect to, HOST:PORT (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub(crate) peers: Vec<String>,
+    /// Seconds to wait for metadata (and a mutable magnet's item) before giving up.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub(crate) timeout: u64,
+    /// Keep downloaded data in this directory (default: memory, or the --out directory).
+    #[arg(long, value_name = "DIR", conflicts_with = "memory")]
+    pub(crate) storage_dir: Option<PathBuf>,
+    /// Keep downloaded data in memory.
+    #[arg(long)]
+    pub(crate) memory: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SeedArgs {
+    /// File or directory to seed.
+    pub(crate) path: PathBuf,
+    /// Also publish the magnet under --key (BEP 46).
+    #[arg(long, requires = "key")]
+    pub(crate) publish: bool,
+    /// Key file (from `swarmfs keygen`).
+    #[arg(long, value_name = "KEYFILE")]
+    pub(crate) key: Option<PathBuf>,
+    /// Salt: several archives under one key.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) salt: Option<String>,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// Magnet link or mutable magnet (magnet:?xs=urn:btpk:...).
+    pub(crate) url: String,
+    /// Directory to write the files into.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Fetch only this file of the archive (repeatable).
+    #[arg(long = "file", value_name = "PATH")]
+    pub(crate) files: Vec<String>,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LsArgs {
+    /// Magnet link or mutable magnet.
+    pub(crate) url: String,
+    /// Directory of the archive to list.
+    #[arg(default_value = "/")]
+    pub(crate) path: String,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CatArgs {
+    /// Magnet link or mutable magnet.
+    pub(crate) url: String,
+    /// File of the archive to print.
+    pub(crate) path: String,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// The magnet (with its info-hash) to publish.
+    pub(crate) magnet: String,
+    /// Key file (from `swarmfs keygen`).
+    #[arg(long, value_name = "KEYFILE")]
+    pub(crate) key: PathBuf,
+    /// Salt: several archives under one key.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) salt: Option<String>,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Magnet link or mutable magnet.
+    pub(crate) url: String,
+    /// Address of the HTTP server (another IP than loopback exposes the archive).
+    #[arg(long = "http", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub(crate) http: std::net::SocketAddr,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Nodes in the private loopback DHT.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) nodes: usize,
+}
