@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::draft::Draft;
 use crate::error::ArchiveError;
-use crate::file::{ArchiveFile, Source};
+use crate::file::{ArchiveFile, MAX_CHUNK, Source};
 use crate::tree::{DirEntry, Found, Metadata, Node, Tree, parse_file_path, parse_path};
 use crate::updates::{Updates, Version};
 
@@ -182,20 +182,30 @@ impl Archive {
     /// most urgent).
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, ArchiveError> {
         let file = self.open(path).await?;
-        let len = usize::try_from(file.len()).map_err(|_| ArchiveError::TooLarge {
+        let too_large = || ArchiveError::TooLarge {
             path: path.to_owned(),
             len: file.len(),
-        })?;
-        let mut out = vec![0u8; len];
-        if len == 0 {
-            return Ok(out);
+        };
+        let len = usize::try_from(file.len()).map_err(|_| too_large())?;
+        // The length comes from the torrent's metadata: fail cleanly instead of aborting when
+        // it is more than this process can hold, and fill the buffer only as bytes arrive.
+        let mut out = Vec::new();
+        out.try_reserve_exact(len).map_err(|_| too_large())?;
+        if let Source::Torrent { handle, offset } = file.source() {
+            // One wait for the whole file lets the engine fetch its pieces in parallel.
+            handle.wait_range(*offset, file.len()).await?;
         }
-        match file.source() {
-            Source::Blob(blob) => blob.read_at(0, &mut out).await?,
-            Source::Torrent { handle, offset } => {
-                // One wait for the whole file lets the engine fetch its pieces in parallel.
-                handle.wait_range(*offset, file.len()).await?;
-                handle.read_range(*offset, &mut out).await?;
+        while out.len() < len {
+            let at = out.len();
+            let n = (len - at).min(MAX_CHUNK);
+            out.resize(at + n, 0);
+            match file.source() {
+                Source::Blob(blob) => blob.read_at(at as u64, &mut out[at..]).await?,
+                Source::Torrent { handle, offset } => {
+                    handle
+                        .read_range(offset + at as u64, &mut out[at..])
+                        .await?;
+                }
             }
         }
         Ok(out)

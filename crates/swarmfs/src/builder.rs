@@ -100,6 +100,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Stores looked-up torrents as files below directory `dir` (`<dir>/<info-hash>/<name>/..`).
+    pub fn storage_dir(&mut self, dir: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.storage = Arc::new(swarmfs_file::FileStorage::in_dir(dir));
+        self
+    }
+
     /// Whether to run a DHT node (default on): peers of torrents, mutable magnets, publishing.
     pub fn dht(&mut self, on: bool) -> &mut Self {
         self.dht = on;

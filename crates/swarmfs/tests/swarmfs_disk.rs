@@ -2,11 +2,9 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use swarmfs::{LookupOptions, SeedError};
-use swarmfs_file::FileStorage;
 
 use support::{builder, client, dht_network, pattern, shutdown, within};
 
@@ -26,7 +24,7 @@ async fn seed_a_directory_and_download_it_to_disk() {
 
     let dest = tempfile::tempdir().unwrap();
     let mut b = builder(&nodes);
-    b.storage(Arc::new(FileStorage::in_dir(dest.path())));
+    b.storage_dir(dest.path());
     let reader = b.build().await.unwrap();
     let archive = within(
         30,
