@@ -7,8 +7,10 @@ usage: discovery_lt.py seed  TORRENT SAVE_DIR BOOTSTRAP   # prints "READY port=P
        discovery_lt.py leech MAGNET  SAVE_DIR BOOTSTRAP   # prints "DONE" once every piece verified
 
 BOOTSTRAP is a comma-separated list of 127.0.0.1:PORT DHT nodes (never a public router: the
-settings are given to the session constructor, so libtorrent's default bootstrap is never used).
-No LSD, UPnP, NAT-PMP, uTP or encryption. Loopback settings from ../shared/peers/NOTES.md: no
+settings are given to the session constructor, so libtorrent's default bootstrap is never used),
+or `lsd`: no DHT, BEP 14 local service discovery announcing every second instead (run it only
+inside a private network namespace).
+No UPnP, NAT-PMP, uTP or encryption. Loopback settings from ../shared/peers/NOTES.md: no
 one-node-per-/24 rule, no DoS blocker on 127.0.0.1, a DHT upload limit that is not zero.
 """
 import sys
@@ -21,16 +23,18 @@ import libtorrent as lt  # noqa: E402
 
 
 def session(bootstrap):
-    for node in bootstrap.split(","):
+    lsd = bootstrap == "lsd"
+    for node in ([] if lsd else bootstrap.split(",")):
         if not node.startswith("127.0.0.1:"):
             sys.exit("refusing non-loopback bootstrap node " + node)
     s = dict(lt.default_settings())
     s.update({
         "listen_interfaces": "127.0.0.1:0",
         "outgoing_interfaces": "",
-        "enable_dht": True,
-        "dht_bootstrap_nodes": bootstrap,
-        "enable_lsd": False,
+        "enable_dht": not lsd,
+        "dht_bootstrap_nodes": "" if lsd else bootstrap,
+        "enable_lsd": lsd,
+        "local_service_announce_interval": 1,
         "enable_upnp": False,
         "enable_natpmp": False,
         "enable_ip_notifier": False,
