@@ -9,8 +9,10 @@ use crate::id::Id;
 use crate::item_store::Item;
 use crate::routing::K;
 
-/// Most candidates remembered by one lookup (the farthest unqueried ones are dropped).
+/// Most candidates remembered by one lookup (beyond it the farthest one not in flight is dropped).
 const MAX_CANDIDATES: usize = 128;
+/// Most queries one lookup sends: hostile nodes could otherwise keep inventing ever-closer ids.
+pub(crate) const MAX_QUERIES: usize = 256;
 
 /// What a finished operation found or achieved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,7 +131,7 @@ impl Search {
             && let Some(pos) = self
                 .candidates
                 .iter()
-                .rposition(|c| matches!(c.state, State::Fresh | State::Failed))
+                .rposition(|c| c.state != State::InFlight)
         {
             self.candidates.remove(pos);
         }
@@ -145,7 +147,7 @@ impl Search {
         let mut out = Vec::new();
         let mut window = 0;
         for candidate in self.candidates.iter_mut() {
-            if in_flight >= alpha || window >= K {
+            if in_flight >= alpha || window >= K || self.queried >= MAX_QUERIES {
                 break;
             }
             if candidate.state == State::Failed {
@@ -182,8 +184,12 @@ impl Search {
         }
     }
 
-    /// True when the `K` closest live candidates have all answered, or nothing is left to ask.
+    /// True when the `K` closest live candidates have all answered, or nothing is left to ask
+    /// (including when the query budget is spent and nothing is in flight).
     pub(crate) fn is_done(&self) -> bool {
+        if self.queried >= MAX_QUERIES {
+            return !self.candidates.iter().any(|c| c.state == State::InFlight);
+        }
         let mut window = self
             .candidates
             .iter()
@@ -256,6 +262,31 @@ mod tests {
             closest.iter().map(|(n, _)| n.addr).collect::<Vec<_>>(),
             expect
         );
+    }
+
+    #[test]
+    fn endless_closer_nodes_hit_the_query_budget() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let own = Id::random(&mut rng);
+        let target = Id::random(&mut rng);
+        let mut search = Search::new(own, target, &[info(Id::random(&mut rng), 0)], &[]);
+        let mut n = 1u16;
+        let mut rounds = 0;
+        while !search.is_done() {
+            for (_, addr) in search.next(3) {
+                // Every answer names a brand-new node closer than anything seen so far.
+                let mut closer = target;
+                let distance = (u16::MAX - n).to_be_bytes();
+                closer.0[18] ^= distance[0];
+                closer.0[19] ^= distance[1];
+                search.add(info(closer, n));
+                n += 1;
+                search.responded(addr, Id::random(&mut rng), None);
+            }
+            rounds += 1;
+            assert!(rounds < 1000, "lookup never ended");
+        }
+        assert_eq!(search.queried, MAX_QUERIES);
     }
 
     #[test]
