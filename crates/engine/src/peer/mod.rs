@@ -8,13 +8,13 @@
 mod reader;
 mod writer;
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use swarmfs_proto::PeerKey;
-use swarmfs_wire::{BlockRequest, ExtensionHandshake, Handshake, Message, Piece};
+use swarmfs_wire::{BlockRequest, ExtensionHandshake, Handshake, Message};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
@@ -25,6 +25,50 @@ use crate::tasks::Tasks;
 pub(crate) const OUR_UT_METADATA: u8 = 1;
 /// How many block requests a peer may have queued with us; more are rejected.
 pub(crate) const MAX_SERVE_QUEUE: usize = 1000;
+
+/// Most spare block buffers a connection keeps.
+const MAX_POOLED_BLOCKS: usize = 256;
+
+/// Spare block buffers of one connection, shared by its reader (which fills them) and the
+/// torrent task (which empties them): steady state allocates nothing per block.
+pub(crate) type BlockPool = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A `piece` message's block in a pooled buffer; the buffer goes back to the pool on drop.
+#[derive(Debug)]
+pub(crate) struct BlockData {
+    pub(crate) index: u32,
+    pub(crate) begin: u32,
+    pub(crate) data: Vec<u8>,
+    pool: BlockPool,
+}
+
+impl BlockData {
+    /// Copies `payload` into a buffer from `pool`.
+    pub(crate) fn new(index: u32, begin: u32, payload: &[u8], pool: &BlockPool) -> Self {
+        let mut data = pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        data.clear();
+        data.extend_from_slice(payload);
+        Self {
+            index,
+            begin,
+            data,
+            pool: pool.clone(),
+        }
+    }
+}
+
+impl Drop for BlockData {
+    fn drop(&mut self) {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < MAX_POOLED_BLOCKS {
+            pool.push(std::mem::take(&mut self.data));
+        }
+    }
+}
 
 /// What a peer said that the torrent task handles.
 #[derive(Debug)]
@@ -38,7 +82,7 @@ pub(crate) enum FromPeer {
     Bitfield(Bytes),
     HaveAll,
     HaveNone,
-    Block(Piece),
+    Block(BlockData),
     Reject(BlockRequest),
     MetadataData {
         piece: u32,

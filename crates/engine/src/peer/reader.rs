@@ -11,7 +11,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{FromPeer, OUR_UT_METADATA, PeerSetup, ToWriter};
+use super::{BlockData, BlockPool, FromPeer, OUR_UT_METADATA, PeerSetup, ToWriter};
 use crate::error::PeerError;
 use crate::limit;
 
@@ -20,8 +20,23 @@ const READ_CHUNK: usize = 256 * 1024;
 /// Largest block a peer may request (BEP 3 allows up to 128 KiB; 16 KiB is what everyone sends).
 const MAX_REQUEST_LEN: u32 = 128 * 1024;
 
+/// A whole, well-formed `piece` frame at the start of `buf`: `(index, begin, payload range)`.
+/// Anything else (incomplete, oversized, too short) is left to the decoder and its errors.
+fn piece_frame(buf: &[u8], max_len: u32) -> Option<(u32, u32, std::ops::Range<usize>)> {
+    let len = u32::from_be_bytes(*buf.first_chunk::<4>()?);
+    if buf.get(4) != Some(&7) || !(9..=max_len).contains(&len) {
+        return None;
+    }
+    let end = 4 + len as usize;
+    let frame = buf.get(..end)?;
+    let index = u32::from_be_bytes(frame[5..9].try_into().ok()?);
+    let begin = u32::from_be_bytes(frame[9..13].try_into().ok()?);
+    Some((index, begin, 13..end))
+}
+
 struct Reader {
     setup: Arc<PeerSetup>,
+    pool: BlockPool,
     writer: mpsc::UnboundedSender<ToWriter>,
     /// The id the peer wants ut_metadata messages under.
     peer_ut_metadata: Option<u8>,
@@ -37,6 +52,7 @@ pub(super) async fn run(
     let key = setup.key;
     let mut me = Reader {
         setup,
+        pool: BlockPool::default(),
         writer,
         peer_ut_metadata: None,
     };
@@ -60,7 +76,21 @@ impl Reader {
         let (mut start, mut end) = (0usize, 0usize);
         let idle = self.setup.idle_timeout;
         loop {
-            while let Some((msg, n)) = decoder.decode_slice(&buf[start..end])? {
+            loop {
+                // Blocks (nearly every byte received) skip the generic decoder: their payload
+                // goes straight into a pooled buffer.
+                if let Some((index, begin, range)) =
+                    piece_frame(&buf[start..end], decoder.max_frame_len())
+                {
+                    let block =
+                        BlockData::new(index, begin, &buf[start..end][range.clone()], &self.pool);
+                    start += range.end;
+                    self.send(FromPeer::Block(block)).await?;
+                    continue;
+                }
+                let Some((msg, n)) = decoder.decode_slice(&buf[start..end])? else {
+                    break;
+                };
                 start += n;
                 self.handle(msg).await?;
             }
@@ -114,7 +144,10 @@ impl Reader {
             Message::Bitfield(b) => self.send(FromPeer::Bitfield(b)).await?,
             Message::HaveAll => self.send(FromPeer::HaveAll).await?,
             Message::HaveNone => self.send(FromPeer::HaveNone).await?,
-            Message::Piece(p) => self.send(FromPeer::Block(p)).await?,
+            Message::Piece(p) => {
+                let block = BlockData::new(p.index, p.begin, &p.data, &self.pool);
+                self.send(FromPeer::Block(block)).await?;
+            }
             Message::RejectRequest(r) => self.send(FromPeer::Reject(r)).await?,
             Message::Request(r) => {
                 if r.length == 0 || r.length > MAX_REQUEST_LEN {
@@ -185,5 +218,35 @@ impl Reader {
             None => UtMetadata::Reject { piece },
         };
         self.write(ToWriter::Msg(reply.to_message(id)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(id: u8, body: &[u8]) -> Vec<u8> {
+        let mut f = ((body.len() + 1) as u32).to_be_bytes().to_vec();
+        f.push(id);
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn piece_frames_are_recognised_only_when_whole_and_bounded() {
+        let mut body = 3u32.to_be_bytes().to_vec();
+        body.extend_from_slice(&16384u32.to_be_bytes());
+        body.extend_from_slice(b"abcd");
+        let f = frame(7, &body);
+        assert_eq!(piece_frame(&f, 1 << 20), Some((3, 16384, 13..17)));
+        assert_eq!(piece_frame(&f[..f.len() - 1], 1 << 20), None, "incomplete");
+        assert_eq!(
+            piece_frame(&f, 8),
+            None,
+            "over the limit: left to the decoder"
+        );
+        assert_eq!(piece_frame(&frame(7, &[0; 7]), 1 << 20), None, "too short");
+        assert_eq!(piece_frame(&frame(6, &[0; 12]), 1 << 20), None, "a request");
+        assert_eq!(piece_frame(&[0, 0], 1 << 20), None);
     }
 }

@@ -12,12 +12,12 @@ use swarmfs_proto::{
     Block, BlockOutcome, Choker, ChokerConfig, PeerKey, Picker, PickerAction, Priority,
 };
 use swarmfs_storage::{PieceHashes, PieceStore, PieceStoreOptions, StoragePath};
-use swarmfs_wire::{BlockRequest, Message, PeerId, Piece};
+use swarmfs_wire::{BlockRequest, Message, PeerId};
 
 use super::{Internal, Torrent};
 use crate::error::{AddError, TorrentError};
 use crate::event::TorrentEvent;
-use crate::peer::ToWriter;
+use crate::peer::{BlockData, ToWriter};
 use crate::shared::{HaveBits, Ready};
 
 /// Failed multi-sender pieces kept for comparison (bounds memory).
@@ -169,7 +169,7 @@ impl Torrent {
         Ok(())
     }
 
-    pub(super) fn on_block(&mut self, key: PeerKey, msg: Piece) {
+    pub(super) fn on_block(&mut self, key: PeerKey, msg: BlockData) {
         let Some(dl) = self.dl.as_mut() else {
             return self.drop_peer(key, "block before metadata".into());
         };
