@@ -60,3 +60,51 @@ pub fn parse_response(out: &[u8]) -> (u16, Vec<u8>) {
 pub fn bearer(c: &swarmfs_rendezvous::Credentials) -> String {
     format!("Bearer {}:{}", c.peer_id, c.secret)
 }
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A single-file torrent of `data` named `file.bin`.
+pub fn info(data: &[u8], piece_length: u32) -> swarmfs_metainfo::Info {
+    swarmfs_metainfo::TorrentBuilder::new()
+        .piece_length(piece_length)
+        .build_single("file.bin", data)
+        .expect("build torrent")
+        .into_info()
+}
+
+/// A memory storage holding every file of `info` with the bytes of `data`.
+pub async fn filled_storage(
+    info: &swarmfs_metainfo::Info,
+    data: &[u8],
+) -> std::sync::Arc<swarmfs_memory::MemoryStorage> {
+    use swarmfs_storage::{StorageFactory, StoragePath};
+    let storage = swarmfs_memory::MemoryStorage::factory();
+    for (i, f) in info.files().iter().enumerate() {
+        let safe = info.storage_path(i).expect("path");
+        let path = StoragePath::new(safe.components()).expect("storage path");
+        let file = storage.open(&path).await.expect("open");
+        let start = f.offset() as usize;
+        file.write_at(0, &data[start..start + f.length() as usize])
+            .await
+            .expect("write");
+    }
+    storage
+}
+
+/// Awaits `f` for at most 60 s.
+pub async fn timeout<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .expect("timed out")
+}
