@@ -66,6 +66,13 @@ pub enum PieceStoreError {
         /// Pieces in the torrent.
         count: u32,
     },
+    /// The piece hashed correctly but syncing its data failed (in this or a concurrent
+    /// verification), so it was not marked verified.
+    #[error("piece {piece} matched but its data could not be made durable")]
+    NotCommitted {
+        /// The piece.
+        piece: u32,
+    },
     /// A write into a piece that is already verified (invalidate it first).
     #[error("piece {piece} is verified; invalidate it before writing")]
     AlreadyVerified {
@@ -182,6 +189,10 @@ struct State {
     persisted: u64,
     /// Files to stamp again at the next persist.
     restamp: BTreeSet<usize>,
+    /// Pieces that hashed correctly and wait for the next commit to be synced and marked.
+    pending: Vec<PieceIndex>,
+    /// Files the next commit syncs.
+    pending_sync: BTreeSet<usize>,
 }
 
 impl PieceStore {
@@ -224,6 +235,8 @@ impl PieceStore {
                 generation: 0,
                 persisted: 0,
                 restamp: BTreeSet::new(),
+                pending: Vec::new(),
+                pending_sync: BTreeSet::new(),
             }),
             geometry,
             hashes,
@@ -539,54 +552,90 @@ impl PieceStore {
             return Ok(());
         }
         let touched = self.files_of(good);
-        for &f in &touched {
-            self.files[f].sync().await?;
+        self.commit(good, &touched).await?;
+        // Another caller's commit may have taken these pieces and failed to sync them.
+        let st = self.lock();
+        match good.iter().find(|p| !st.verified.get(p.get())) {
+            Some(p) => Err(PieceStoreError::NotCommitted { piece: p.get() }),
+            None => Ok(()),
         }
-        {
-            let mut st = self.lock();
-            for p in good {
-                st.verified.set(p.get(), true);
-            }
-        }
-        self.persist_stamping(&touched).await
     }
 
-    /// Persists the bitfield, stamping `restamp` files again. Concurrent callers coalesce (group
-    /// commit): a caller whose change an earlier writer already persisted returns at once.
+    /// Persists the bitfield, stamping `restamp` files again.
     async fn persist_stamping(&self, restamp: &[usize]) -> Result<(), PieceStoreError> {
-        let Some(name) = &self.options.resume else {
-            return Ok(());
-        };
+        self.commit(&[], restamp).await
+    }
+
+    /// Group commit. Queues `good` (pieces that hashed correctly; their files in `sync`) and
+    /// waits for a commit that covers them: the first caller to get the commit lock syncs every
+    /// queued file, then marks every queued piece, then persists the bitfield once (stamping the
+    /// synced and `sync` files). Concurrent verifications thus share syncs and resume writes; a
+    /// caller whose change an earlier commit already covered returns at once.
+    async fn commit(&self, good: &[PieceIndex], sync: &[usize]) -> Result<(), PieceStoreError> {
         let mine = {
             let mut st = self.lock();
+            st.pending.extend_from_slice(good);
+            if !good.is_empty() {
+                st.pending_sync.extend(sync.iter().copied());
+            }
+            st.restamp.extend(sync.iter().copied());
             st.generation += 1;
-            st.restamp.extend(restamp.iter().copied());
             st.generation
         };
         let _serial = self.persist_lock.lock().await;
-        let files: Vec<usize> = {
+        let (pieces, to_sync, generation) = {
             let mut st = self.lock();
             if st.persisted >= mine {
                 return Ok(());
             }
-            std::mem::take(&mut st.restamp).into_iter().collect()
+            (
+                std::mem::take(&mut st.pending),
+                std::mem::take(&mut st.pending_sync),
+                st.generation,
+            )
         };
+        for &f in &to_sync {
+            // On failure the batch is dropped unmarked: its callers (this one and those whose
+            // pieces this commit took) report an error, and may rewrite and verify again.
+            self.files[f].sync().await?;
+        }
+        {
+            let mut st = self.lock();
+            for p in &pieces {
+                st.verified.set(p.get(), true);
+            }
+        }
+        let Some(name) = &self.options.resume else {
+            self.lock().persisted = generation;
+            return Ok(());
+        };
+        let files: Vec<usize> = std::mem::take(&mut self.lock().restamp)
+            .into_iter()
+            .collect();
         let mut fresh = Vec::with_capacity(files.len());
         for &f in &files {
-            fresh.push((f, self.files[f].stamp().await?));
+            match self.files[f].stamp().await {
+                Ok(s) => fresh.push((f, s)),
+                Err(e) => {
+                    self.lock().restamp.extend(files);
+                    return Err(e.into());
+                }
+            }
         }
-        let (bytes, generation) = {
+        let bytes = {
             let mut st = self.lock();
             for (f, s) in fresh {
                 st.stamps[f] = s;
             }
-            let data = ResumeData {
+            ResumeData {
                 stamps: st.stamps.clone(),
                 verified: st.verified.clone(),
-            };
-            (data.encode(&self.geometry, &self.hashes), st.generation)
+            }
+            .encode(&self.geometry, &self.hashes)
         };
         if let Err(e) = self.factory.store_meta(name, &bytes).await {
+            // The pieces stay marked in memory (their data is durable); the next commit
+            // persists them.
             self.lock().restamp.extend(files);
             return Err(e.into());
         }
