@@ -120,12 +120,16 @@ pub fn run(args: &[&str]) -> Output {
         .spawn()
         .unwrap();
     let id = child.id();
+    let started = std::time::Instant::now();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
     match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(out) => out.unwrap(),
+        Ok(out) => {
+            eprintln!("swarmfs {args:?}: {:.2?}", started.elapsed());
+            out.unwrap()
+        }
         Err(_) => {
             // Only the process this test started, by its id.
             let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
