@@ -9,6 +9,31 @@
 //!
 //! It does not know torrents beyond info-hashes, and never contacts a public bootstrap node by
 //! itself: the bootstrap list is the caller's.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), swarmfs_dht::DhtError> {
+//! use swarmfs_dht::{Dht, Id, MutableItem, Value};
+//! let dht = Dht::builder().bootstrap(&["127.0.0.1:6881".parse().unwrap()]).build().await?;
+//! dht.bootstrapped().await?;
+//! let info_hash = Id::sha1(b"some torrent");
+//! dht.announce_peer(info_hash, Some(6881)).await?;
+//! let mut peers = dht.get_peers(info_hash)?;
+//! while let Some(peer) = peers.next().await {
+//!     println!("peer {peer}");
+//! }
+//! // BEP 46: a mutable item whose value is `{ih: <info-hash>}`.
+//! let key = swarmfs_dht::SigningKey::from_bytes(&[7; 32]);
+//! let item = MutableItem::sign(&key, b"", 1, Value::bep46(info_hash.as_bytes())).expect("salt fits");
+//! dht.put_mutable(item, None).await?;
+//! let latest = dht.get_mutable(&key.verifying_key().to_bytes(), b"").await?;
+//! # let _ = latest;
+//! dht.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Interop (tested on loopback): libtorrent 2.1.1, bittorrent-dht 11 and mainline 8 nodes share
+//! one private DHT with swarmfs nodes; mainline 8 cannot carry dict values (BEP 46), see
+//! `tests/interop_mainline.rs`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod bencode;
@@ -38,6 +63,8 @@ pub use compact::NodeInfo;
 pub use config::Config;
 pub use decode::{MAX_DATAGRAM_LEN, MAX_TOKEN_LEN, MAX_TRANSACTION_ID_LEN};
 pub use dht::{Dht, DhtError, PeerStream, PutResult};
+/// The ed25519 key type that signs mutable items (re-exported from `ed25519-dalek` 2).
+pub use ed25519_dalek::SigningKey;
 pub use error::{DecodeError, ErrorCode, FieldError};
 pub use event::{Event, OpId, Stats, Transmit};
 pub use id::Id;
