@@ -124,8 +124,9 @@ impl Torrent {
     ) {
         let me = self.engine.peer_id;
         if hs.peer_id == me {
-            // Connected to ourselves: forget the address.
+            // Connected to ourselves: forget the address (the DHT hands us our own announce).
             self.known.remove(&addr);
+            self.candidates.kill(addr);
             return;
         }
         if self.paused || self.banned.contains(&addr) || self.banned_ids.contains(&hs.peer_id) {
