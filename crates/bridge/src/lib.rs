@@ -1,3 +1,33 @@
 //! The swarmfs HTTP bridge: seeds data that lives on a plain web server, and downloads from web
 //! seeds (BEP 19).
+//!
+//! - [`build_from_urls`] streams each URL once through the HTTP backend
+//!   (`swarmfs-http-storage`), hashing pieces as the bytes arrive, and builds a torrent (one file
+//!   per URL).
+//! - [`VerifyingStorage`] sits between the engine and the origins: every piece it fetches is
+//!   hashed before any byte of it is served; a piece that fails is refused (the read fails, so
+//!   no peer receives it) and reported as a [`BridgeEvent`], as is an origin that changed or
+//!   vanished.
+//! - [`Bridge`] seeds such a torrent (built from URLs, or an existing `.torrent` plus the URLs
+//!   of its files) with a `swarmfs-engine` [`Engine`](swarmfs_engine::Engine); the engine's
+//!   discovery announces it (DHT, LSD) like any other torrent.
+//! - [`download_from_web_seeds`] / [`fill_from_web_seeds`] download a torrent's pieces from
+//!   its `url-list` web seeds into a piece store, verifying each, so the engine can then seed it.
+//!
+//! This crate speaks no peer protocol itself and only `http://` (the backend has no TLS).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod build;
+mod error;
+mod seed;
+mod verify;
+mod webseed;
+
+pub use build::{BuildOptions, BuiltTorrent, build_from_urls, file_name};
+pub use error::BridgeError;
+pub use seed::{Bridge, BridgeOptions};
+pub use verify::{BridgeEvent, Evict, PieceRefused, VerifyStats, VerifyingStorage};
+pub use webseed::{
+    WebSeedReport, download_from_web_seeds, fill_from_web_seeds, resume_name, storage_paths,
+    web_seed_file_urls,
+};

@@ -201,6 +201,22 @@ impl HttpFile {
         Ok(())
     }
 
+    /// Drops cached windows overlapping `len` bytes at `offset`, so the next read fetches them
+    /// from the origin again (e.g. after the bytes failed a hash check above this layer).
+    pub fn forget(&self, offset: u64, len: u64) {
+        let w = u64::from(self.inner.client.options().window);
+        if w == 0 || len == 0 {
+            return;
+        }
+        let (first, last) = (offset / w, (offset.saturating_add(len) - 1) / w);
+        let mut st = lock(&self.inner.state);
+        for i in first..=last {
+            if st.cache.remove(&i).is_some() {
+                st.lru.retain(|&x| x != i);
+            }
+        }
+    }
+
     /// Reads the whole file from the origin, range by range, handing each chunk to `sink` (no
     /// caching): a streaming read of at most `chunk` bytes per request.
     pub async fn stream(&self, chunk: u32, mut sink: impl FnMut(&[u8])) -> Result<(), HttpError> {
