@@ -6,7 +6,9 @@
 //! ```
 //! PAYLOADs are the perf lab's (`../shared/bench/make_payload.py`, under `$PERFLAB_DIR`, default
 //! `/tmp/perflab`): `single1g-256k` and `multi100x10m-256k` by default. Cold runs need root
-//! (`sync; echo 3 > /proc/sys/vm/drop_caches` before each run).
+//! (`sync; echo 3 > /proc/sys/vm/drop_caches` before each run). `compare_libtorrent.sh` beside
+//! this file runs the `--torrent` form through the lab's `hashcheck.py`, interleaved with
+//! libtorrent.
 
 #[path = "support/torrent_file.rs"]
 mod torrent_file;
