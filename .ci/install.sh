@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Installs the third-party tools the interop tests drive. Idempotent; safe on a fresh machine.
+# Installs the third-party peers the interop tests drive. Idempotent; safe on a fresh machine.
+# Interop tests print SKIP when a peer is missing, so a failed optional install never fails CI,
+# but every install here is expected to succeed on a fresh machine of this project's kind.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
 if ! python3 -c 'import libtorrent' 2>/dev/null; then
-  pip install --quiet libtorrent==2.1.1
+  pip install --quiet --disable-pip-version-check libtorrent==2.1.1
 fi
-rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
+
+# bittorrent-dht (npm) as a DHT counterpart; --ignore-scripts: native addons are optional.
+if command -v npm >/dev/null && [ ! -d crates/dht/tests/peers/node_modules/bittorrent-dht ]; then
+  (cd crates/dht/tests/peers && npm install --ignore-scripts --no-audit --no-fund --silent) \
+    || echo "WARN: npm install for crates/dht/tests/peers failed; bittorrent-dht interop will SKIP"
+fi
+
+rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
