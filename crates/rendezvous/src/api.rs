@@ -185,8 +185,9 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// The server's bounds. Memory is bounded by `max_peers * (inbox)`, `max_topics`,
-/// `max_offers_per_topic`, `max_topics_per_peer` and the field sizes.
+/// The server's bounds. Memory is bounded by `max_peers`, `max_topics`, `max_offers` (at most
+/// `max_offers_per_topic` per topic, `max_topics_per_peer` per peer, `max_addrs` addresses
+/// each), `max_inbox` answers per peer and `max_signal_total_bytes` of signaling blobs overall.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -210,6 +211,10 @@ pub struct Limits {
     pub max_offers_per_topic: usize,
     /// Most topics one peer publishes on.
     pub max_topics_per_peer: usize,
+    /// Most live offers, all topics together.
+    pub max_offers: usize,
+    /// Most bytes of signaling blobs held, offers and inboxes together.
+    pub max_signal_total_bytes: usize,
     /// Most offers one query returns.
     pub max_query_limit: u32,
     /// Offers a query returns when it names no limit.
@@ -243,6 +248,8 @@ impl Default for Limits {
             max_topics: 100_000,
             max_offers_per_topic: 1000,
             max_topics_per_peer: 512,
+            max_offers: 200_000,
+            max_signal_total_bytes: 64 << 20,
             max_query_limit: 200,
             default_query_limit: 50,
             max_inbox: 64,

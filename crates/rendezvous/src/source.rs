@@ -138,6 +138,8 @@ struct Inner {
     opts: RendezvousOptions,
     client: RendezvousClient,
     creds: Mutex<Option<Credentials>>,
+    /// The advertised IP, once known.
+    ip: Mutex<Option<IpAddr>>,
     /// Serializes registration so concurrent torrents register once.
     registering: tokio::sync::Mutex<()>,
     torrents: Mutex<HashMap<InfoHash, Arc<TorrentState>>>,
@@ -181,6 +183,7 @@ impl RendezvousDiscovery {
         Ok(RendezvousDiscovery {
             inner: Arc::new(Inner {
                 creds: Mutex::new(opts.credentials.clone()),
+                ip: Mutex::new(opts.advertise_ip),
                 opts,
                 client,
                 registering: tokio::sync::Mutex::new(()),
@@ -317,9 +320,14 @@ impl Inner {
         state: &TorrentState,
         creds: &Credentials,
     ) -> Result<usize, ClientError> {
-        let ip = match self.opts.advertise_ip {
+        let known = *lock(&self.ip);
+        let ip = match known {
             Some(ip) => ip,
-            None => self.client.local_ip().await?,
+            None => {
+                let ip = self.client.local_ip().await?;
+                *lock(&self.ip) = Some(ip);
+                ip
+            }
         };
         let offer = PublishRequest {
             addrs: vec![SocketAddr::new(ip, state.listen_port)],

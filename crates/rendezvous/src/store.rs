@@ -52,6 +52,10 @@ pub(crate) struct Store {
     topics: HashMap<Topic, HashMap<String, Entry>>,
     register_bucket: TokenBucket,
     stats: Stats,
+    /// Live offers, all topics.
+    offers_total: usize,
+    /// Bytes of signaling blobs held (offers and inboxes).
+    signal_bytes: usize,
 }
 
 impl Store {
@@ -62,6 +66,8 @@ impl Store {
             peers: HashMap::new(),
             topics: HashMap::new(),
             stats: Stats::default(),
+            offers_total: 0,
+            signal_bytes: 0,
         }
     }
 
@@ -158,18 +164,27 @@ impl Store {
         if !known && peer.topics.len() >= self.limits.max_topics_per_peer {
             return Err(self.full("topics for this peer"));
         }
-        let topic_exists = self.topics.contains_key(&topic);
-        if !topic_exists && self.topics.len() >= self.limits.max_topics {
+        let on_topic = self.topics.get(&topic);
+        if on_topic.is_none() && self.topics.len() >= self.limits.max_topics {
             return Err(self.full("topics"));
         }
-        let offers = self.topics.entry(topic).or_default();
-        if !offers.contains_key(peer_id) && offers.len() >= self.limits.max_offers_per_topic {
-            if offers.is_empty() {
-                self.topics.remove(&topic);
+        let replaced = on_topic.and_then(|o| o.get(peer_id)).map(Entry::signal_len);
+        if replaced.is_none() {
+            if on_topic.map_or(0, HashMap::len) >= self.limits.max_offers_per_topic {
+                return Err(self.full("offers on this topic"));
             }
-            return Err(self.full("offers on this topic"));
+            if self.offers_total >= self.limits.max_offers {
+                return Err(self.full("offers"));
+            }
         }
-        offers.insert(
+        let new_len = req.signal.as_ref().map_or(0, String::len);
+        let bytes = self.signal_bytes - replaced.unwrap_or(0) + new_len;
+        if bytes > self.limits.max_signal_total_bytes {
+            return Err(self.full("signal memory"));
+        }
+        self.signal_bytes = bytes;
+        self.offers_total += usize::from(replaced.is_none());
+        self.topics.entry(topic).or_default().insert(
             peer_id.to_owned(),
             Entry {
                 addrs: req.addrs,
@@ -261,15 +276,19 @@ impl Store {
             .topics
             .get(&topic)
             .is_some_and(|o| o.contains_key(&req.peer_id));
+        if self.signal_bytes + req.signal.len() > self.limits.max_signal_total_bytes {
+            return Err(self.full("signal memory"));
+        }
         let Some(target) = self.peers.get_mut(&req.peer_id).filter(|_| has_offer) else {
             return Err(RequestError::bad(
                 "no live offer from that peer on this topic",
             ));
         };
         let queued = target.inbox.len() < self.limits.max_inbox;
-        if !queued {
-            target.inbox.pop_front();
+        if !queued && let Some(old) = target.inbox.pop_front() {
+            self.signal_bytes -= old.signal.len();
         }
+        self.signal_bytes += req.signal.len();
         target.inbox.push_back(Answer {
             topic: hex::encode(topic),
             from: from.to_owned(),
@@ -281,10 +300,13 @@ impl Store {
 
     /// Empties `peer_id`'s inbox.
     pub(crate) fn take_answers(&mut self, peer_id: &str) -> Vec<Answer> {
-        self.peers
+        let answers: Vec<Answer> = self
+            .peers
             .get_mut(peer_id)
             .map(|p| p.inbox.drain(..).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.signal_bytes -= answers.iter().map(|a| a.signal.len()).sum::<usize>();
+        answers
     }
 
     /// Drops every expired offer.
@@ -300,7 +322,7 @@ impl Store {
         Stats {
             peers: self.peers.len() as u64,
             topics: self.topics.len() as u64,
-            offers: self.topics.values().map(|o| o.len() as u64).sum(),
+            offers: self.offers_total as u64,
             ..self.stats.clone()
         }
     }
@@ -330,13 +352,17 @@ impl Store {
             return;
         };
         let mut gone = Vec::new();
+        let mut freed = 0;
         offers.retain(|id, e| {
             let live = e.expires > now;
             if !live {
                 gone.push(id.clone());
+                freed += e.signal_len();
             }
             live
         });
+        self.signal_bytes -= freed;
+        self.offers_total -= gone.len();
         if offers.is_empty() {
             self.topics.remove(&topic);
         }
@@ -352,21 +378,37 @@ impl Store {
         let Some(offers) = self.topics.get_mut(&topic) else {
             return false;
         };
-        let removed = offers.remove(peer_id).is_some();
+        let removed = offers.remove(peer_id);
+        if let Some(e) = &removed {
+            self.signal_bytes -= e.signal_len();
+            self.offers_total -= 1;
+        }
         if offers.is_empty() {
             self.topics.remove(&topic);
         }
         if let Some(p) = self.peers.get_mut(peer_id) {
             p.topics.remove(&topic);
         }
-        removed
+        removed.is_some()
     }
 
     fn evict_idle_peers(&mut self, now: Instant) {
         let idle = self.limits.peer_idle;
+        let mut freed = 0;
         self.peers.retain(|_, p| {
-            !p.topics.is_empty() || now.saturating_duration_since(p.last_seen) < idle
+            let keep = !p.topics.is_empty() || now.saturating_duration_since(p.last_seen) < idle;
+            if !keep {
+                freed += p.inbox.iter().map(|a| a.signal.len()).sum::<usize>();
+            }
+            keep
         });
+        self.signal_bytes -= freed;
+    }
+}
+
+impl Entry {
+    fn signal_len(&self) -> usize {
+        self.signal.as_ref().map_or(0, String::len)
     }
 }
 
@@ -523,6 +565,55 @@ mod tests {
         assert_eq!(sigs, ["2", "3"]);
         assert_eq!(got[0].from, b.peer_id);
         assert!(s.take_answers(&a.peer_id).is_empty());
+    }
+
+    #[test]
+    fn global_offer_and_signal_memory_bounds_hold() {
+        let t0 = Instant::now();
+        let limits = Limits {
+            max_offers: 3,
+            max_signal_total_bytes: 100,
+            ..Limits::default()
+        };
+        let mut s = Store::new(limits, t0);
+        let p: Vec<_> = (0..5).map(|_| s.register(t0).expect("reg")).collect();
+        let with_sig = |n: usize| PublishRequest {
+            addrs: vec![],
+            signal: Some("s".repeat(n)),
+            ttl_secs: Some(5),
+        };
+        s.publish(&p[0].peer_id, T, with_sig(60), t0)
+            .expect("60 bytes");
+        assert!(s.publish(&p[1].peer_id, T, with_sig(50), t0).is_err());
+        // Replacing an offer frees its old blob first.
+        s.publish(&p[0].peer_id, T, with_sig(90), t0)
+            .expect("replace");
+        s.publish(&p[1].peer_id, T, with_sig(10), t0)
+            .expect("10 more");
+        s.publish(&p[2].peer_id, [1; 20], offer(1, 5), t0)
+            .expect("third");
+        assert!(s.publish(&p[3].peer_id, [2; 20], offer(1, 5), t0).is_err());
+        let ans = AnswerRequest {
+            peer_id: p[0].peer_id.clone(),
+            signal: "a".into(),
+        };
+        assert!(s.answer(&p[1].peer_id, T, ans.clone(), t0).is_err());
+        assert!(s.withdraw(&p[1].peer_id, T).withdrawn);
+        s.answer(&p[1].peer_id, T, ans, t0)
+            .expect("room after withdraw");
+        assert_eq!(s.signal_bytes, 91);
+        s.sweep(t0 + Duration::from_secs(5));
+        assert_eq!((s.offers_total, s.signal_bytes), (0, 1));
+        s.take_answers(&p[0].peer_id);
+        assert_eq!(s.signal_bytes, 0);
+        s.publish(
+            &p[3].peer_id,
+            [2; 20],
+            offer(1, 5),
+            t0 + Duration::from_secs(5),
+        )
+        .expect("room again");
+        assert_eq!(s.stats().offers, 1);
     }
 
     #[test]
