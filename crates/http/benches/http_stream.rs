@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use swarmfs::{Client, LookupOptions};
 use swarmfs_http::StreamServer;
 use swarmfs_memory::MemoryStorage;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn client() -> Client {
@@ -108,6 +108,31 @@ async fn main() {
     println!(
         "time to first byte, Range at 50% of {mib} MiB, not downloaded: median {:.2?} (min {:.2?}, max {:.2?}, 10 fresh readers)",
         ttfb[5], ttfb[0], ttfb[9]
+    );
+
+    // The same seek without HTTP: what the archive reader itself costs.
+    let mut direct = Vec::new();
+    for _ in 0..10 {
+        let reader = client().await;
+        let archive = reader
+            .lookup(&magnet, LookupOptions::default().seed(false))
+            .await
+            .expect("lookup");
+        let t = Instant::now();
+        let mut f = archive.open("/bench.bin").await.expect("open");
+        f.seek(std::io::SeekFrom::Start(len / 2))
+            .await
+            .expect("seek");
+        let mut one = [0u8; 1];
+        f.read_exact(&mut one).await.expect("read");
+        direct.push(t.elapsed());
+        let _ = archive.close().await;
+        reader.stop().await;
+    }
+    direct.sort();
+    println!(
+        "same seek through Archive::open without HTTP: median {:.2?} (min {:.2?}, max {:.2?})",
+        direct[5], direct[0], direct[9]
     );
 
     let reader = client().await;
