@@ -158,6 +158,9 @@ pub(crate) struct ServeArgs {
     /// Address of the HTTP server (another IP than loopback exposes the archive).
     #[arg(long = "http", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub(crate) http: std::net::SocketAddr,
+    /// Download the whole archive in the background (default: fetch only what is read).
+    #[arg(long)]
+    pub(crate) download_all: bool,
     #[command(flatten)]
     pub(crate) net: NetArgs,
 }

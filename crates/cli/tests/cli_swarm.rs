@@ -153,7 +153,7 @@ fn seed_then_get_ls_cat_serve_and_publish() {
     assert_eq!(run(&strs(&args)).status.code(), Some(4));
 
     // serve + an HTTP range request.
-    let args = with(&["serve", &bare, "--http", "127.0.0.1:0"]);
+    let args = with(&["serve", &bare, "--http", "127.0.0.1:0", "--download-all"]);
     let (_server, url) = Background::start(&strs(&args));
     let addr = url
         .strip_prefix("http://")

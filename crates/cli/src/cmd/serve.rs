@@ -9,7 +9,7 @@ use crate::net::{Net, interrupted};
 
 pub(crate) async fn run(args: ServeArgs, out: Output) -> Result<(), Failure> {
     let net = Net::start(&args.net, None).await?;
-    let archive = match net.lookup(&args.url, false).await {
+    let archive = match net.lookup(&args.url, args.download_all).await {
         Ok(a) => a,
         Err(e) => {
             net.client.stop().await;
