@@ -245,3 +245,45 @@ async fn a_client_that_vanishes_stops_being_returned_after_its_ttl() {
     let st = server.stats();
     assert_eq!((st.offers_expired, st.offers_withdrawn), (1, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_max_peers_per_torrent_are_taken() {
+    let server = server(Limits::default()).await;
+    let payload = data(64 * 1024, 9);
+    let info = info(&payload, 16 * 1024);
+    let ih = info.info_hash();
+    let c = swarmfs_rendezvous::RendezvousClient::new(&server.url()).expect("client");
+    for port in 1..=5u16 {
+        let cr = c.register().await.expect("register");
+        let req = swarmfs_rendezvous::api::PublishRequest {
+            addrs: vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))],
+            signal: None,
+            ttl_secs: Some(60),
+        };
+        c.publish(&cr, &ih, &req).await.expect("publish");
+    }
+    let opts = RendezvousOptions::new(server.url())
+        .max_peers_per_torrent(3)
+        .refresh_interval(Duration::from_secs(60));
+    let src = RendezvousDiscovery::new(opts).expect("source");
+    let e = engine_with(&src).await;
+    let _t = leech(&e, &info).await;
+    timeout(async {
+        while src
+            .stats()
+            .torrents
+            .first()
+            .is_none_or(|t| t.peer_count < 3)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // Full: further rounds publish but do not query.
+    assert_eq!(src.discover_peers(&ih).await.expect("round"), 0);
+    assert_eq!(src.stats().torrents[0].peer_count, 3);
+    let st = server.stats();
+    assert_eq!((st.queries, st.offers_returned), (1, 3));
+    src.destroy().await;
+    e.shutdown().await;
+}
