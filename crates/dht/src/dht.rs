@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 
-use crate::builder::DhtBuilder;
+use crate::builder::{DhtBuilder, Persist};
 use crate::compact::NodeInfo;
 use crate::config::Config;
 use crate::error::ErrorCode;
@@ -20,6 +22,7 @@ use crate::item::{ImmutableItem, MutableItem};
 use crate::item_store::Item;
 use crate::lookup::{LookupOutcome, StoreError};
 use crate::node::Node;
+use crate::nodes_file::{self, NodesFileError};
 use crate::value::Value;
 
 /// Errors of the async API.
@@ -54,6 +57,9 @@ pub enum DhtError {
         /// The refusals.
         errors: Vec<StoreError>,
     },
+    /// Writing the nodes file failed.
+    #[error(transparent)]
+    NodesFile(#[from] NodesFileError),
     /// No node accepted an `announce_peer` or `put`.
     #[error("no node stored the item or announce ({} errors)", errors.len())]
     NotStored {
@@ -131,6 +137,8 @@ pub struct Dht {
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
     local_addr: SocketAddr,
     id: Id,
+    nodes_file: Option<Arc<PathBuf>>,
+    nodes_file_warning: Option<Arc<NodesFileError>>,
 }
 
 impl Dht {
@@ -139,7 +147,12 @@ impl Dht {
         DhtBuilder::default()
     }
 
-    pub(crate) async fn start(bind: SocketAddr, config: Config) -> Result<Dht, DhtError> {
+    pub(crate) async fn start(
+        bind: SocketAddr,
+        config: Config,
+        persist: Option<Persist>,
+        nodes_file_warning: Option<NodesFileError>,
+    ) -> Result<Dht, DhtError> {
         let io = |source| DhtError::Io { addr: bind, source };
         let socket = UdpSocket::bind(bind).await.map_err(io)?;
         let local_addr = socket.local_addr().map_err(io)?;
@@ -154,6 +167,10 @@ impl Dht {
             waiters: HashMap::new(),
             bootstrap: Some(bootstrap),
             bootstrap_waiters: Vec::new(),
+            save_at: persist
+                .as_ref()
+                .map(|p| TokioInstant::now() + p.interval.max(Duration::from_secs(1))),
+            persist: persist.clone(),
         };
         let task = tokio::spawn(driver.run());
         Ok(Dht {
@@ -161,6 +178,8 @@ impl Dht {
             task: Arc::new(Mutex::new(Some(task))),
             local_addr,
             id,
+            nodes_file: persist.map(|p| Arc::new(p.path)),
+            nodes_file_warning: nodes_file_warning.map(Arc::new),
         })
     }
 
@@ -277,9 +296,36 @@ impl Dht {
         rx.await.map_err(|_| DhtError::Shutdown)
     }
 
+    /// Writes the routing table's nodes (at most [`MAX_SAVED_NODES`](crate::MAX_SAVED_NODES)) to
+    /// `path` atomically (temporary file, fsync, rename); returns how many were written.
+    ///
+    /// The format is one bencoded dictionary with the fields of a `find_node` reply:
+    /// `d5:nodes<26-byte IPv4 compact node infos>6:nodes6<38-byte IPv6 compact node infos>e`
+    /// (see [`encode_nodes_file`](crate::encode_nodes_file)).
+    pub async fn save_nodes(&self, path: impl AsRef<Path>) -> Result<usize, DhtError> {
+        let nodes = self.routing_nodes().await?;
+        let count = nodes.len().min(nodes_file::MAX_SAVED_NODES);
+        save_blocking(path.as_ref().to_path_buf(), nodes).await?;
+        Ok(count)
+    }
+
+    /// Why the configured nodes file was not used at start (missing, unreadable, too long or
+    /// corrupt), if it was not.
+    pub fn nodes_file_warning(&self) -> Option<&NodesFileError> {
+        self.nodes_file_warning.as_deref()
+    }
+
     /// Stops the driver task and waits for it to end. Pending operations fail with
-    /// [`DhtError::Shutdown`].
+    /// [`DhtError::Shutdown`]. A configured nodes file is rewritten first (unless the routing
+    /// table is empty).
     pub async fn shutdown(&self) {
+        if let Some(path) = &self.nodes_file
+            && let Ok(nodes) = self.routing_nodes().await
+            && !nodes.is_empty()
+            && let Err(error) = save_blocking(path.to_path_buf(), nodes).await
+        {
+            tracing::warn!(%error, "dht nodes file not saved at shutdown");
+        }
         let task = self.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task {
             task.abort();
@@ -332,6 +378,18 @@ fn put_result(target: Id, outcome: LookupOutcome) -> Result<PutResult, DhtError>
     })
 }
 
+async fn save_blocking(path: PathBuf, nodes: Vec<NodeInfo>) -> Result<(), NodesFileError> {
+    let fallback = path.clone();
+    tokio::task::spawn_blocking(move || nodes_file::save(&path, &nodes))
+        .await
+        .unwrap_or_else(|join| {
+            Err(NodesFileError::Io {
+                path: fallback,
+                source: std::io::Error::other(join.to_string()),
+            })
+        })
+}
+
 fn now() -> std::time::Instant {
     TokioInstant::now().into_std()
 }
@@ -348,6 +406,8 @@ struct Driver {
     waiters: HashMap<OpId, Waiter>,
     bootstrap: Option<OpId>,
     bootstrap_waiters: Vec<oneshot::Sender<usize>>,
+    persist: Option<Persist>,
+    save_at: Option<TokioInstant>,
 }
 
 impl Driver {
@@ -366,8 +426,27 @@ impl Driver {
                     None => break,
                 },
                 () = sleep_until(deadline) => self.node.handle_timeout(now()),
+                () = sleep_until(self.save_at) => self.save_periodically(),
             }
         }
+    }
+
+    fn save_periodically(&mut self) {
+        let Some(persist) = &self.persist else {
+            self.save_at = None;
+            return;
+        };
+        self.save_at = Some(TokioInstant::now() + persist.interval.max(Duration::from_secs(1)));
+        let nodes = self.node.routing_nodes(now());
+        if nodes.is_empty() {
+            return;
+        }
+        let path = persist.path.clone();
+        tokio::spawn(async move {
+            if let Err(error) = save_blocking(path, nodes).await {
+                tracing::warn!(%error, "dht nodes file not saved");
+            }
+        });
     }
 
     async fn flush(&mut self) {

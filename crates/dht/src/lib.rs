@@ -51,6 +51,7 @@ mod item_store;
 mod lookup;
 mod message;
 mod node;
+mod nodes_file;
 mod peer_store;
 mod routing;
 mod server;
@@ -73,5 +74,8 @@ pub use item_store::Item;
 pub use lookup::{LookupOutcome, StoreError};
 pub use message::{Body, ErrorReply, Message, MutablePut, PutRequest, Query, QueryKind, Response};
 pub use node::{ALPHA, Node};
+pub use nodes_file::{
+    MAX_NODES_FILE_LEN, MAX_SAVED_NODES, NodesFileError, decode_nodes_file, encode_nodes_file,
+};
 pub use routing::{K, Liveness};
 pub use value::{MAX_VALUE_LEN, Value, ValueError};
