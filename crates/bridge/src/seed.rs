@@ -21,7 +21,7 @@ use crate::{
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BridgeOptions {
-    /// HTTP client tuning.
+    /// HTTP client tuning. While seeding, a non-zero window is set to the piece length.
     pub http: HttpOptions,
     /// How a torrent is built from URLs.
     pub build: BuildOptions,
@@ -35,6 +35,7 @@ pub struct Bridge {
     handle: TorrentHandle,
     storage: Arc<VerifyingStorage>,
     client: HttpClient,
+    build_stats: Option<HttpStats>,
     listen: SocketAddr,
 }
 
@@ -50,7 +51,9 @@ impl Bridge {
     ) -> Result<Self, BridgeError> {
         let client = HttpClient::new(options.http.clone());
         let (built, _) = build_from_urls(&client, urls, &options.build, progress).await?;
-        Self::start(engine, built.torrent, built.urls, client).await
+        let mut bridge = Self::start(engine, built.torrent, built.urls, &options.http).await?;
+        bridge.build_stats = Some(client.stats());
+        Ok(bridge)
     }
 
     /// Seeds an existing torrent whose files live at `urls`: one URL per file in order, or a
@@ -75,18 +78,24 @@ impl Bridge {
                 });
             }
         };
-        let client = HttpClient::new(options.http.clone());
-        Self::start(engine, torrent, file_urls, client).await
+        Self::start(engine, torrent, file_urls, &options.http).await
     }
 
     async fn start(
         engine: &Engine,
         torrent: Torrent,
         urls: Vec<String>,
-        client: HttpClient,
+        http: &HttpOptions,
     ) -> Result<Self, BridgeError> {
         let info: &Info = torrent.info();
         let geometry = info.geometry().clone();
+        // Windows of one piece: the verifier reads whole pieces in the order peers ask for
+        // them, so larger windows would fetch bytes that are evicted before they are used.
+        let mut http = http.clone();
+        if http.window != 0 {
+            http.window = info.piece_length().clamp(16 * 1024, 16 << 20);
+        }
+        let client = HttpClient::new(http);
         let paths = storage_paths(info)?;
         let http = HttpStorage::new(
             client.clone(),
@@ -146,6 +155,7 @@ impl Bridge {
             handle,
             storage,
             client,
+            build_stats: None,
             listen: engine.listen_addr(),
         })
     }
@@ -193,7 +203,12 @@ impl Bridge {
         self.storage.stats()
     }
 
-    /// HTTP counters (requests, bytes fetched from the origins).
+    /// HTTP counters of building the torrent by streaming the URLs ([`Bridge::seed_urls`]).
+    pub fn build_stats(&self) -> Option<HttpStats> {
+        self.build_stats
+    }
+
+    /// HTTP counters of seeding (requests, bytes fetched from the origins since seeding began).
     pub fn http_stats(&self) -> HttpStats {
         self.client.stats()
     }

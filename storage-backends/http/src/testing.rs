@@ -135,6 +135,7 @@ impl Drop for TestServer {
 }
 
 async fn serve(stream: TcpStream, s: Arc<ServerState>) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     let mut io = BufReader::new(stream);
     loop {
         let mut line = String::new();
@@ -175,12 +176,13 @@ async fn serve(stream: TcpStream, s: Arc<ServerState>) -> std::io::Result<()> {
         if status >= 400 {
             head = head.replace("\r\n\r\n", "\r\nContent-Type: text/plain\r\n\r\n");
         }
-        let stream = io.get_mut();
-        stream.write_all(head.as_bytes()).await?;
+        // Head and body in one write: two small writes would meet delayed ACKs.
+        let mut out = head.into_bytes();
         if method != "HEAD" {
-            stream.write_all(&body).await?;
+            out.extend_from_slice(&body);
             s.bytes_sent.fetch_add(body.len() as u64, Ordering::Relaxed);
         }
+        io.get_mut().write_all(&out).await?;
     }
 }
 
