@@ -44,6 +44,23 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Offline demo on loopback: private DHT, publisher, reader, narrated.
     Demo(DemoArgs),
+    /// Rendezvous (signaling) service where peers meet when the DHT and LSD cannot reach.
+    #[command(subcommand)]
+    Rendezvous(RendezvousCommand),
+}
+
+/// `swarmfs rendezvous ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RendezvousCommand {
+    /// Run the rendezvous server; prints its URL and serves until interrupted.
+    Serve(RendezvousArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RendezvousArgs {
+    /// Address to listen on (loopback by default; any other address must be given here).
+    #[arg(long, value_name = "ADDR", default_value_t = swarmfs_rendezvous::DEFAULT_LISTEN)]
+    pub(crate) listen: std::net::SocketAddr,
 }
 
 /// Flags of every networked command.

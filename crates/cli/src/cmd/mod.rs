@@ -6,10 +6,11 @@ mod get;
 mod keygen;
 mod ls;
 mod publish;
+mod rendezvous;
 mod seed;
 mod serve;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, RendezvousCommand};
 use crate::failure::Failure;
 
 /// How a command reports: human text with progress bars, or JSON lines.
@@ -47,6 +48,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Publish(a) => publish::run(a, out).await,
         Command::Serve(a) => serve::run(a, out).await,
         Command::Demo(a) => demo::run(a).await,
+        Command::Rendezvous(RendezvousCommand::Serve(a)) => rendezvous::run(a, out).await,
     }
 }
 
