@@ -1,0 +1,725 @@
+//! The JSON messages of `webtorrent-remote` 2.1.0, field for field, and a bounded decoder.
+//!
+//! Field names are the JavaScript ones (`clientKey`, `torrentKey`, `torrentId`, `infoHash`,
+//! `serverURL`, ...). Unknown fields are ignored, as the JavaScript code does; unknown message
+//! types, malformed JSON, missing fields and oversized frames are a [`DecodeError`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The largest message accepted, in bytes of JSON.
+pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
+
+/// The longest `clientKey` or `torrentKey` accepted (the npm client makes ~13 hex digits).
+pub const MAX_KEY_LEN: usize = 128;
+
+/// Why an incoming message was dropped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The frame is larger than [`MAX_MESSAGE_LEN`].
+    #[error("message of {len} bytes exceeds the limit of {max}")]
+    Oversized {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not JSON, or JSON that is not an object with the fields its type needs.
+    #[error("malformed message: {source}")]
+    Malformed {
+        /// The JSON error.
+        #[from]
+        source: serde_json::Error,
+    },
+    /// The message has no string `type`.
+    #[error("message has no type")]
+    NoType,
+    /// The `type` is not one this side understands.
+    #[error("unknown message type {kind:?}")]
+    UnknownType {
+        /// The type, truncated to 64 bytes.
+        kind: String,
+    },
+    /// A key is empty or longer than [`MAX_KEY_LEN`].
+    #[error("invalid {field}: {len} bytes")]
+    BadKey {
+        /// Which key.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+    },
+}
+
+/// Options of `add-torrent` (`opts`): `server` starts a streaming server at once; every other
+/// field (engine options such as `announce` or `path`) is kept as given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AddOptions {
+    /// Start a streaming server for the torrent immediately, with these options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Value>,
+    /// A torrentKey chosen by the caller (the npm client reads it from `opts` too).
+    #[serde(
+        default,
+        rename = "torrentKey",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub torrent_key: Option<String>,
+    /// Every other option, passed through.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// Options of `destroy` (`opts`): the seed README's `{delay: <milliseconds>}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestroyOptions {
+    /// Milliseconds to wait before the client is dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u64>,
+}
+
+/// A message from a client to the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// `get`: subscribe to a torrent the server already has, without adding it.
+    Subscribe {
+        /// The client.
+        client_key: String,
+        /// The client's handle for this torrent.
+        torrent_key: String,
+        /// Magnet link or info hash.
+        torrent_id: String,
+    },
+    /// `add`: join a swarm (or subscribe to one already joined).
+    AddTorrent {
+        /// The client.
+        client_key: String,
+        /// The client's handle for this torrent.
+        torrent_key: String,
+        /// Magnet link or info hash.
+        torrent_id: String,
+        /// Options (`server`, engine options).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opts: Option<AddOptions>,
+    },
+    /// `torrent.createServer().listen()`: start (or reuse) the torrent's streaming server.
+    CreateServer {
+        /// The client.
+        client_key: String,
+        /// The torrent.
+        torrent_key: String,
+        /// Server options (accepted, currently unused).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opts: Option<Value>,
+    },
+    /// The client is alive.
+    Heartbeat {
+        /// The client.
+        client_key: String,
+    },
+    /// The client goes away (after `opts.delay` milliseconds, if given).
+    Destroy {
+        /// The client.
+        client_key: String,
+        /// Options.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opts: Option<DestroyOptions>,
+    },
+}
+
+const CLIENT_TYPES: &[&str] = &[
+    "subscribe",
+    "add-torrent",
+    "create-server",
+    "heartbeat",
+    "destroy",
+];
+
+const SERVER_TYPES: &[&str] = &[
+    "torrent-subscribed",
+    "infohash",
+    "metadata",
+    "download",
+    "upload",
+    "done",
+    "update",
+    "warning",
+    "error",
+    "server-ready",
+];
+
+impl ClientMessage {
+    /// Decodes one message, bounded by [`MAX_MESSAGE_LEN`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value = parse_bounded(bytes)?;
+        Self::from_value(value)
+    }
+
+    /// Decodes an already parsed JSON value.
+    pub fn from_value(value: Value) -> Result<Self, DecodeError> {
+        check_type(&value, CLIENT_TYPES)?;
+        let msg: Self = serde_json::from_value(value)?;
+        check_key("clientKey", msg.client_key())?;
+        if let Some(t) = msg.torrent_key() {
+            check_key("torrentKey", t)?;
+        }
+        Ok(msg)
+    }
+
+    /// The `clientKey` the message carries.
+    pub fn client_key(&self) -> &str {
+        match self {
+            Self::Subscribe { client_key, .. }
+            | Self::AddTorrent { client_key, .. }
+            | Self::CreateServer { client_key, .. }
+            | Self::Heartbeat { client_key }
+            | Self::Destroy { client_key, .. } => client_key,
+        }
+    }
+
+    /// The `torrentKey` the message carries, if its type has one.
+    pub fn torrent_key(&self) -> Option<&str> {
+        match self {
+            Self::Subscribe { torrent_key, .. }
+            | Self::AddTorrent { torrent_key, .. }
+            | Self::CreateServer { torrent_key, .. } => Some(torrent_key),
+            Self::Heartbeat { .. } | Self::Destroy { .. } => None,
+        }
+    }
+
+    /// The message as JSON.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// One file of a torrent, as `torrent.files` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// The file name (its path inside the torrent, `/`-separated).
+    pub name: String,
+    /// Its length in bytes.
+    pub length: u64,
+}
+
+/// The `torrent` object of a message. Each message carries only what it updates (info messages
+/// the name and files, progress messages the counters), as the npm server does, because the
+/// npm client `Object.assign`s it onto its torrent: absent fields are not sent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TorrentInfo {
+    /// The torrent's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Hex info hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_hash: Option<String>,
+    /// Total length in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// The files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileInfo>>,
+    /// The streaming server's base URL, once one runs.
+    #[serde(default, rename = "serverURL", skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    /// 0.0 to 1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<f64>,
+    /// Payload bytes received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloaded: Option<u64>,
+    /// Payload bytes sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded: Option<u64>,
+    /// Bytes per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_speed: Option<f64>,
+    /// Bytes per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_speed: Option<f64>,
+    /// Uploaded over downloaded (0 when nothing was downloaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// Connected peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_peers: Option<u64>,
+    /// Milliseconds left at the current rate (JavaScript's `Infinity` travels as `null`; it
+    /// is omitted here when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_remaining: Option<f64>,
+}
+
+impl TorrentInfo {
+    /// Copies every field `update` carries onto `self` (what the npm client's
+    /// `Object.assign` does).
+    pub fn merge(&mut self, update: &TorrentInfo) {
+        macro_rules! take {
+            ($($f:ident),*) => {$(if update.$f.is_some() { self.$f = update.$f.clone(); })*};
+        }
+        take!(
+            name,
+            info_hash,
+            length,
+            files,
+            server_url,
+            progress,
+            downloaded,
+            uploaded,
+            download_speed,
+            upload_speed,
+            ratio,
+            num_peers,
+            time_remaining
+        );
+    }
+}
+
+/// `error` of a `warning`/`error` message.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// What went wrong.
+    pub message: String,
+    /// The npm server sends a JavaScript stack; here it is omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// `serverAddress` of `server-ready`: what the npm client returns from `server.address()`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerAddress {
+    /// The IP address.
+    pub address: String,
+    /// `IPv4` or `IPv6`.
+    pub family: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl From<std::net::SocketAddr> for ServerAddress {
+    fn from(a: std::net::SocketAddr) -> Self {
+        Self {
+            address: a.ip().to_string(),
+            family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_owned(),
+            port: a.port(),
+        }
+    }
+}
+
+/// A message from the server to one client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// Answer to `subscribe`/`add-torrent`: the torrent, or `null` if it is unknown or the id
+    /// invalid.
+    TorrentSubscribed {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// The torrent (always serialized, `null` when absent).
+        torrent: Option<TorrentInfo>,
+    },
+    /// The info hash is known.
+    Infohash {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// Name, info hash.
+        torrent: TorrentInfo,
+    },
+    /// The metadata is known.
+    Metadata {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// Name, info hash, length, files.
+        torrent: TorrentInfo,
+    },
+    /// Data arrived (at most once a second).
+    Download {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// Progress counters.
+        torrent: TorrentInfo,
+    },
+    /// Data was sent (at most once a second).
+    Upload {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// Progress counters.
+        torrent: TorrentInfo,
+    },
+    /// Every wanted piece is verified.
+    Done {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// Progress counters.
+        torrent: TorrentInfo,
+    },
+    /// Periodic progress (`updateInterval`).
+    Update {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// Progress counters.
+        torrent: TorrentInfo,
+    },
+    /// Something went wrong but work goes on.
+    Warning {
+        /// The client.
+        client_key: String,
+        /// The torrent it concerns, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        torrent_key: Option<String>,
+        /// What.
+        error: ErrorInfo,
+    },
+    /// Something failed.
+    Error {
+        /// The client.
+        client_key: String,
+        /// The torrent it concerns, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        torrent_key: Option<String>,
+        /// What.
+        error: ErrorInfo,
+    },
+    /// The torrent's streaming server listens.
+    ServerReady {
+        /// The client.
+        client_key: String,
+        /// The client's handle.
+        torrent_key: String,
+        /// Its address (read by the 2.1.0 client's `server.address()`).
+        server_address: ServerAddress,
+        /// Its base URL (documented by the README).
+        #[serde(rename = "serverURL")]
+        server_url: String,
+    },
+}
+
+impl ServerMessage {
+    /// Decodes one message, bounded by [`MAX_MESSAGE_LEN`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value = parse_bounded(bytes)?;
+        Self::from_value(value)
+    }
+
+    /// Decodes an already parsed JSON value.
+    pub fn from_value(value: Value) -> Result<Self, DecodeError> {
+        check_type(&value, SERVER_TYPES)?;
+        let msg: Self = serde_json::from_value(value)?;
+        check_key("clientKey", msg.client_key())?;
+        Ok(msg)
+    }
+
+    /// The `clientKey` of the one client this message is for.
+    pub fn client_key(&self) -> &str {
+        match self {
+            Self::TorrentSubscribed { client_key, .. }
+            | Self::Infohash { client_key, .. }
+            | Self::Metadata { client_key, .. }
+            | Self::Download { client_key, .. }
+            | Self::Upload { client_key, .. }
+            | Self::Done { client_key, .. }
+            | Self::Update { client_key, .. }
+            | Self::Warning { client_key, .. }
+            | Self::Error { client_key, .. }
+            | Self::ServerReady { client_key, .. } => client_key,
+        }
+    }
+
+    /// The `torrentKey`, if the message concerns a torrent.
+    pub fn torrent_key(&self) -> Option<&str> {
+        match self {
+            Self::TorrentSubscribed { torrent_key, .. }
+            | Self::Infohash { torrent_key, .. }
+            | Self::Metadata { torrent_key, .. }
+            | Self::Download { torrent_key, .. }
+            | Self::Upload { torrent_key, .. }
+            | Self::Done { torrent_key, .. }
+            | Self::Update { torrent_key, .. }
+            | Self::ServerReady { torrent_key, .. } => Some(torrent_key),
+            Self::Warning { torrent_key, .. } | Self::Error { torrent_key, .. } => {
+                torrent_key.as_deref()
+            }
+        }
+    }
+
+    /// The `type` string.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::TorrentSubscribed { .. } => "torrent-subscribed",
+            Self::Infohash { .. } => "infohash",
+            Self::Metadata { .. } => "metadata",
+            Self::Download { .. } => "download",
+            Self::Upload { .. } => "upload",
+            Self::Done { .. } => "done",
+            Self::Update { .. } => "update",
+            Self::Warning { .. } => "warning",
+            Self::Error { .. } => "error",
+            Self::ServerReady { .. } => "server-ready",
+        }
+    }
+
+    /// The message as JSON.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+fn parse_bounded(bytes: &[u8]) -> Result<Value, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_LEN {
+        return Err(DecodeError::Oversized {
+            len: bytes.len(),
+            max: MAX_MESSAGE_LEN,
+        });
+    }
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+fn check_type(value: &Value, known: &[&str]) -> Result<(), DecodeError> {
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(DecodeError::NoType)?;
+    if known.contains(&kind) {
+        Ok(())
+    } else {
+        let mut end = kind.len().min(64);
+        while !kind.is_char_boundary(end) {
+            end -= 1;
+        }
+        Err(DecodeError::UnknownType {
+            kind: kind[..end].to_owned(),
+        })
+    }
+}
+
+fn check_key(field: &'static str, key: &str) -> Result<(), DecodeError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        Err(DecodeError::BadKey {
+            field,
+            len: key.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dec(v: Value) -> ClientMessage {
+        ClientMessage::decode(v.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn decodes_the_npm_client_shapes() {
+        // Exactly what webtorrent-remote 2.1.0 client.js sends.
+        let m = dec(
+            json!({"type": "subscribe", "clientKey": "a1", "torrentKey": "t1",
+            "torrentId": "magnet:?xt=urn:btih:6a9759bffd5c0af65319979fb7832189f4f3c35d"}),
+        );
+        assert!(
+            matches!(&m, ClientMessage::Subscribe { torrent_id, .. } if torrent_id.starts_with("magnet:"))
+        );
+        let m = dec(
+            json!({"type": "add-torrent", "clientKey": "a1", "torrentKey": "t2",
+            "torrentId": "abc", "opts": {"server": {}, "announce": ["x"]}}),
+        );
+        let ClientMessage::AddTorrent { opts: Some(o), .. } = &m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(o.server, Some(json!({})));
+        assert_eq!(o.other.get("announce"), Some(&json!(["x"])));
+        assert_eq!(m.torrent_key(), Some("t2"));
+        // createServer() with no options: `opts` is undefined, so absent from the JSON.
+        let m = dec(json!({"type": "create-server", "clientKey": "a1", "torrentKey": "t2"}));
+        assert!(matches!(m, ClientMessage::CreateServer { opts: None, .. }));
+        let m = dec(json!({"type": "heartbeat", "clientKey": "a1"}));
+        assert_eq!(m.client_key(), "a1");
+        assert_eq!(m.torrent_key(), None);
+        let m = dec(json!({"type": "destroy", "clientKey": "a1"}));
+        assert!(matches!(m, ClientMessage::Destroy { opts: None, .. }));
+        let m = dec(json!({"type": "destroy", "clientKey": "a1", "opts": {"delay": 250}}));
+        assert!(matches!(
+            m,
+            ClientMessage::Destroy {
+                opts: Some(DestroyOptions { delay: Some(250) }),
+                ..
+            }
+        ));
+        // opts: null is accepted too.
+        let m = dec(
+            json!({"type": "add-torrent", "clientKey": "a", "torrentKey": "t",
+            "torrentId": "x", "opts": null}),
+        );
+        assert!(matches!(m, ClientMessage::AddTorrent { opts: None, .. }));
+    }
+
+    #[test]
+    fn hostile_messages_are_typed_errors() {
+        let e = |b: &[u8]| ClientMessage::decode(b).unwrap_err();
+        assert!(matches!(e(b"{not json"), DecodeError::Malformed { .. }));
+        assert!(matches!(e(b"[1,2]"), DecodeError::NoType));
+        assert!(matches!(e(b"{\"clientKey\":\"a\"}"), DecodeError::NoType));
+        assert!(
+            matches!(e(br#"{"type":"rm -rf","clientKey":"a"}"#), DecodeError::UnknownType { kind } if kind == "rm -rf")
+        );
+        assert!(matches!(
+            e(br#"{"type":"subscribe","clientKey":"a"}"#),
+            DecodeError::Malformed { .. }
+        ));
+        assert!(matches!(
+            e(br#"{"type":"heartbeat","clientKey":7}"#),
+            DecodeError::Malformed { .. }
+        ));
+        assert!(matches!(
+            e(br#"{"type":"heartbeat","clientKey":""}"#),
+            DecodeError::BadKey { .. }
+        ));
+        let long = format!(
+            r#"{{"type":"heartbeat","clientKey":"{}"}}"#,
+            "k".repeat(200)
+        );
+        assert!(matches!(
+            e(long.as_bytes()),
+            DecodeError::BadKey { len: 200, .. }
+        ));
+        let huge = vec![b' '; MAX_MESSAGE_LEN + 1];
+        assert!(matches!(e(&huge), DecodeError::Oversized { .. }));
+        let t = format!(r#"{{"type":"{}","clientKey":"a"}}"#, "é".repeat(100));
+        assert!(matches!(e(t.as_bytes()), DecodeError::UnknownType { kind } if kind.len() <= 64));
+        // A server message is not a client message.
+        assert!(matches!(
+            e(br#"{"type":"update","clientKey":"a"}"#),
+            DecodeError::UnknownType { .. }
+        ));
+    }
+
+    #[test]
+    fn server_messages_have_the_npm_field_names() {
+        let m = ServerMessage::TorrentSubscribed {
+            client_key: "c".into(),
+            torrent_key: "t".into(),
+            torrent: None,
+        };
+        assert_eq!(
+            m.to_value(),
+            json!({"type": "torrent-subscribed", "clientKey": "c", "torrentKey": "t", "torrent": null})
+        );
+        let info = TorrentInfo {
+            name: Some("n".into()),
+            info_hash: Some("ab".into()),
+            length: Some(3),
+            files: Some(vec![FileInfo {
+                name: "n/a".into(),
+                length: 3,
+            }]),
+            ..TorrentInfo::default()
+        };
+        let m = ServerMessage::Metadata {
+            client_key: "c".into(),
+            torrent_key: "t".into(),
+            torrent: info,
+        };
+        assert_eq!(
+            m.to_value(),
+            json!({"type": "metadata", "clientKey": "c", "torrentKey": "t", "torrent":
+                {"name": "n", "infoHash": "ab", "length": 3, "files": [{"name": "n/a", "length": 3}]}})
+        );
+        let m = ServerMessage::ServerReady {
+            client_key: "c".into(),
+            torrent_key: "t".into(),
+            server_address: "127.0.0.1:80"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+            server_url: "http://127.0.0.1:80".into(),
+        };
+        assert_eq!(
+            m.to_value(),
+            json!({"type": "server-ready", "clientKey": "c", "torrentKey": "t",
+                "serverAddress": {"address": "127.0.0.1", "family": "IPv4", "port": 80},
+                "serverURL": "http://127.0.0.1:80"})
+        );
+        let p = TorrentInfo {
+            progress: Some(0.5),
+            downloaded: Some(1),
+            uploaded: Some(2),
+            download_speed: Some(3.0),
+            upload_speed: Some(4.0),
+            ratio: Some(2.0),
+            num_peers: Some(1),
+            time_remaining: Some(5.0),
+            ..TorrentInfo::default()
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        for k in [
+            "progress",
+            "downloaded",
+            "uploaded",
+            "downloadSpeed",
+            "uploadSpeed",
+            "ratio",
+            "numPeers",
+            "timeRemaining",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing in {v}");
+        }
+        let w = ServerMessage::Warning {
+            client_key: "c".into(),
+            torrent_key: None,
+            error: ErrorInfo {
+                message: "m".into(),
+                stack: None,
+            },
+        };
+        assert_eq!(
+            w.to_value(),
+            json!({"type": "warning", "clientKey": "c", "error": {"message": "m"}})
+        );
+        // Round trip.
+        let back = ServerMessage::decode(w.to_value().to_string().as_bytes()).unwrap();
+        assert_eq!(back, w);
+    }
+
+    #[test]
+    fn merge_keeps_fields_an_update_lacks() {
+        let mut t = TorrentInfo {
+            name: Some("n".into()),
+            progress: Some(0.1),
+            ..TorrentInfo::default()
+        };
+        t.merge(&TorrentInfo {
+            progress: Some(0.9),
+            ..TorrentInfo::default()
+        });
+        assert_eq!(t.name.as_deref(), Some("n"));
+        assert_eq!(t.progress, Some(0.9));
+    }
+}
