@@ -190,7 +190,7 @@ impl HttpClient {
                 Err(e) if e.is_retryable() && attempt < opts.retries => {
                     attempt += 1;
                     self.inner.retries.fetch_add(1, Ordering::Relaxed);
-                    tracing_free_sleep(backoff).await;
+                    tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(opts.max_backoff);
                 }
                 other => return other,
@@ -261,10 +261,6 @@ impl HttpClient {
             })
             .clone()
     }
-}
-
-async fn tracing_free_sleep(d: Duration) {
-    tokio::time::sleep(d).await;
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
