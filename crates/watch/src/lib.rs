@@ -3,7 +3,7 @@
 //!
 //! A [`Manager`] watches several named [`Backend`]s — the local swarmfs engine
 //! ([`LocalBackend`], which pushes change notifications from engine events), rTorrent over
-//! XML-RPC on SCGI (`RtorrentBackend`), or your own implementation — each with its own polling
+//! XML-RPC on SCGI ([`RtorrentBackend`]), or your own implementation — each with its own polling
 //! interval and state directory. Every poll reads all [`TorrentRecord`]s, compares them with the
 //! last snapshot and emits [`Event`]s: `added`, `removed`, `updated` (with a [`Diff`] naming
 //! each changed field's old and new value), `paused`, `resumed`, `finished` and `error`.
@@ -24,11 +24,11 @@ mod http;
 mod local;
 mod manager;
 mod record;
-// mod rtorrent;
-// mod scgi;
+mod rtorrent;
+mod scgi;
 mod state;
 mod webhook;
-// mod xmlrpc;
+mod xmlrpc;
 
 pub use backend::{Backend, BackendError};
 pub use event::{Event, EventKind, diff_snapshots};
@@ -38,11 +38,11 @@ pub use manager::{
     BackendConfig, DEFAULT_TIMEOUT, Listener, Manager, ManagerBuilder, ManagerError,
 };
 pub use record::{Change, Delta, Diff, FileRecord, TorrentRecord};
-// pub use rtorrent::RtorrentBackend;
-// pub use scgi::scgi_request;
+pub use rtorrent::RtorrentBackend;
+pub use scgi::scgi_request;
 pub use state::{SnapshotFile, StateError, write_atomic};
 pub use webhook::{
     EVENT_HEADER, EVENT_ID_HEADER, ErrorCallback, FailedCallback, SIGNATURE_HEADER, WebhookConfig,
     sign, verify,
 };
-// pub use xmlrpc::{Value, XmlRpcError};
+pub use xmlrpc::{Value, XmlRpcError};
