@@ -44,6 +44,8 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Offline demo on loopback: private DHT, publisher, reader, narrated.
     Demo(DemoArgs),
+    /// Seed files that live on an HTTP server (fetched by byte ranges, verified per piece).
+    Bridge(BridgeArgs),
     /// Rendezvous (signaling) service where peers meet when the DHT and LSD cannot reach.
     #[command(subcommand)]
     Rendezvous(RendezvousCommand),
@@ -54,6 +56,25 @@ pub(crate) enum Command {
 pub(crate) enum RendezvousCommand {
     /// Run the rendezvous server; prints its URL and serves until interrupted.
     Serve(RendezvousArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BridgeArgs {
+    /// HTTP URLs of the files (one file per URL), or with --torrent one URL per file or one
+    /// BEP 19 base URL.
+    #[arg(required = true, value_name = "URL")]
+    pub(crate) urls: Vec<String>,
+    /// Seed this existing .torrent instead of building one from the URLs.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) torrent: Option<PathBuf>,
+    /// Name of a multi-file torrent built from several URLs.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// Piece length in bytes (a power of two; default chosen from the total size).
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) piece_length: Option<u32>,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
 }
 
 #[derive(Debug, Args)]

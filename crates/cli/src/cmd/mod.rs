@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod bridge;
 mod cat;
 mod demo;
 mod get;
@@ -48,6 +49,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Publish(a) => publish::run(a, out).await,
         Command::Serve(a) => serve::run(a, out).await,
         Command::Demo(a) => demo::run(a).await,
+        Command::Bridge(a) => bridge::run(a, out).await,
         Command::Rendezvous(RendezvousCommand::Serve(a)) => rendezvous::run(a, out).await,
     }
 }
