@@ -15,5 +15,14 @@ if command -v npm >/dev/null && [ ! -d crates/dht/tests/peers/node_modules/bitto
     || echo "WARN: npm install for crates/dht/tests/peers failed; bittorrent-dht interop will SKIP"
 fi
 
+# nginx (an HTTP origin for the bridge tests) and rtorrent (a watched engine), from Debian.
+missing=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v rtorrent >/dev/null || missing+=(rtorrent)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >/dev/null || echo "WARN: apt-get install ${missing[*]} failed; those interop tests will SKIP"
+fi
+
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
