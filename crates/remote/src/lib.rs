@@ -11,15 +11,18 @@
 //!   it hands outgoing messages to a [`Transport`].
 //! - [`RemoteClient`]: the Rust client (heartbeats sent automatically, an event stream).
 //! - Transports: [`Router`] (routes by `clientKey` to bounded queues), in-process clients, and
-//!   newline-delimited JSON over TCP.
+//!   newline-delimited JSON over TCP ([`TcpServer`], [`RemoteClient::connect_tcp`]; loopback
+//!   by default, a token required on any other address).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod client;
 pub mod protocol;
 mod server;
+mod tcp;
 mod transport;
 
 pub use client::{ClientError, ClientOptions, RemoteClient};
 pub use protocol::{ClientMessage, DecodeError, MAX_MESSAGE_LEN, ServerMessage, TorrentInfo};
 pub use server::{RemoteServer, ServerConfig};
+pub use tcp::{MAX_BAD_LINES, TcpError, TcpServer};
 pub use transport::{CLIENT_QUEUE, Router, Transport};

@@ -118,6 +118,7 @@ struct Torrent {
     task: Option<JoinHandle<()>>,
     orphaned_at: Option<Instant>,
     last_counts: (u64, u64),
+    done: bool,
 }
 
 impl RemoteServer {
@@ -373,6 +374,7 @@ impl RemoteServer {
                     task: Some(task),
                     orphaned_at: None,
                     last_counts: (0, 0),
+                    done: false,
                 },
             );
         }
@@ -404,6 +406,14 @@ impl RemoteServer {
                 client_key: sub.client_key.clone(),
                 torrent_key: sub.torrent_key.clone(),
                 torrent: info,
+            });
+        }
+        // A client joining a finished torrent still learns it is done.
+        if t.done {
+            self.send(ServerMessage::Done {
+                client_key: sub.client_key.clone(),
+                torrent_key: sub.torrent_key.clone(),
+                torrent: t.progress.clone(),
             });
         }
         drop(st);
@@ -725,6 +735,7 @@ fn send_done(server: &RemoteServer, ih: InfoHash, id: u64, stats: &TorrentStats)
         let mut st = server.lock();
         if let Some(t) = st.torrents.get_mut(&ih).filter(|t| t.id == id) {
             t.progress = progress_of(stats, t.info.length);
+            t.done = true;
         }
     }
     server.to_subs(ih, id, |s, t| ServerMessage::Done {
