@@ -1,9 +1,13 @@
 //! Bare-magnet lookup through a private 50-node swarmfs DHT on loopback: time from `add_magnet`
 //! to the first connected peer, to the metadata, and to the whole 64 MiB torrent verified.
-//! Median (and min/max) of 10 fresh leechers against one seeder.
+//! Median (and min/max) of 10 fresh leechers against one seeder. Then, when python3 can import
+//! libtorrent, the same for 10 libtorrent leechers (`tests/discovery_lt.py`, DHT bootstrapped
+//! before the magnet is added; times measured inside the script) in the same DHT.
 //!
 //! `cargo bench -p swarmfs-engine --bench discovery_dht` (add `-- --nodes N --mib M --runs R`).
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use swarmfs_dht::Dht;
@@ -31,6 +35,62 @@ fn payload(len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+fn report(who: &str, peer: &mut [Duration], meta: &mut [Duration], done: &mut [Duration]) {
+    for (name, v) in [("first peer", peer), ("metadata", meta), ("done", done)] {
+        let (lo, med, hi) = median(v);
+        println!(
+            "  {who:<10} {name:<10} median {:>8.1} ms   min {:>8.1} ms   max {:>8.1} ms",
+            med.as_secs_f64() * 1e3,
+            lo.as_secs_f64() * 1e3,
+            hi.as_secs_f64() * 1e3
+        );
+    }
+}
+
+fn libtorrent_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import libtorrent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// One libtorrent leecher: (first peer, metadata, done) as the script measured them.
+fn libtorrent_leech(
+    uri: &str,
+    dir: &std::path::Path,
+    boot: &str,
+) -> (Duration, Duration, Duration) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/discovery_lt.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(["leech", uri])
+        .arg(dir)
+        .arg(boot)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let out = child.stdout.take().expect("stdout");
+    let mut got = [None, None, None];
+    for line in BufReader::new(out).lines().map_while(Result::ok) {
+        let mut it = line.split_whitespace();
+        let slot = match it.next() {
+            Some("PEER") => 0,
+            Some("METADATA") => 1,
+            Some("DONE") => 2,
+            _ => continue,
+        };
+        let ms: f64 = it.next().and_then(|v| v.parse().ok()).expect("ms");
+        got[slot] = Some(Duration::from_secs_f64(ms / 1e3));
+    }
+    let _ = child.wait();
+    let [Some(p), Some(m), Some(d)] = got else {
+        panic!("libtorrent leecher failed: {got:?}");
+    };
+    (p, m, d)
 }
 
 fn median(v: &mut [Duration]) -> (Duration, Duration, Duration) {
@@ -133,18 +193,30 @@ async fn main() {
     println!(
         "discovery_dht: {nodes_n}-node private DHT, {mib} MiB torrent, {runs} fresh leechers (bootstrapped before timing)"
     );
-    for (name, v) in [
-        ("first peer", &mut peer),
-        ("metadata", &mut meta),
-        ("done", &mut done),
-    ] {
-        let (lo, med, hi) = median(v);
-        println!(
-            "  {name:<10} median {:>8.1} ms   min {:>8.1} ms   max {:>8.1} ms",
-            med.as_secs_f64() * 1e3,
-            lo.as_secs_f64() * 1e3,
-            hi.as_secs_f64() * 1e3
-        );
+    report("swarmfs", &mut peer, &mut meta, &mut done);
+    if libtorrent_available() {
+        let boot_list = boot
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let uri = format!("magnet:?xt=urn:btih:{}", info.info_hash().to_hex());
+        let (mut peer, mut meta, mut done) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (p, m, d) = tokio::task::spawn_blocking({
+                let (uri, boot_list, dir) = (uri.clone(), boot_list.clone(), dir.path().to_owned());
+                move || libtorrent_leech(&uri, &dir, &boot_list)
+            })
+            .await
+            .expect("join");
+            peer.push(p);
+            meta.push(m);
+            done.push(d);
+        }
+        report("libtorrent", &mut peer, &mut meta, &mut done);
+    } else {
+        println!("  libtorrent: SKIP (python3 cannot import libtorrent)");
     }
     seeder.shutdown().await;
     for n in nodes {

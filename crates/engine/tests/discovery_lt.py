@@ -4,7 +4,10 @@ discovery interop tests.
 
 usage: discovery_lt.py seed  TORRENT SAVE_DIR BOOTSTRAP   # prints "READY port=P" once seeding
                                                           # and announced; runs until stdin closes
-       discovery_lt.py leech MAGNET  SAVE_DIR BOOTSTRAP   # prints "DONE" once every piece verified
+       discovery_lt.py leech MAGNET  SAVE_DIR BOOTSTRAP   # prints "DONE <ms>" once every piece verified
+
+The leecher waits for its DHT bootstrap before adding the magnet, then prints "PEER <ms>" and
+"METADATA <ms>" (milliseconds since the magnet was added) as they happen.
 
 BOOTSTRAP is a comma-separated list of 127.0.0.1:PORT DHT nodes (never a public router: the
 settings are given to the session constructor, so libtorrent's default bootstrap is never used),
@@ -63,6 +66,8 @@ def session(bootstrap):
 def main():
     mode, what, save, bootstrap = sys.argv[1:5]
     ses = session(bootstrap)
+    if mode == "leech" and bootstrap != "lsd":
+        wait_bootstrap(ses)
     if mode == "seed":
         atp = lt.add_torrent_params()
         atp.ti = lt.torrent_info(what)
@@ -70,7 +75,8 @@ def main():
         atp = lt.parse_magnet_uri(what)
     atp.save_path = save
     h = ses.add_torrent(atp)
-    deadline = time.time() + 90
+    t0 = time.time()
+    deadline = t0 + 90
     if mode == "seed":
         while not h.status().is_seeding:
             if time.time() > deadline:
@@ -84,10 +90,18 @@ def main():
             h.force_dht_announce()
         return
     last = 0.0
+    ms = lambda: (time.time() - t0) * 1e3  # noqa: E731
+    peer = meta = False
     while True:
         st = h.status()
+        if not peer and st.num_peers > 0:
+            peer = True
+            print("PEER %.1f" % ms(), flush=True)
+        if not meta and st.has_metadata:
+            meta = True
+            print("METADATA %.1f" % ms(), flush=True)
         if st.is_seeding:
-            print("DONE", flush=True)
+            print("DONE %.1f" % ms(), flush=True)
             return
         if time.time() > deadline:
             sys.exit("leech: not complete after 90 s: %s %.3f peers=%d"
@@ -98,7 +112,22 @@ def main():
         for a in ses.pop_alerts():
             if isinstance(a, lt.torrent_error_alert):
                 sys.exit("leech: " + a.message())
+        time.sleep(0.005)
+
+
+def wait_bootstrap(ses):
+    """Until the routing table holds 5 nodes (dht_stats_alert; libtorrent keeps its bootstrap
+    nodes out of it), at most 15 s."""
+    end = time.time() + 15
+    while time.time() < end:
+        ses.post_dht_stats()
+        ses.wait_for_alert(100)
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.dht_stats_alert):
+                if sum(b["num_nodes"] for b in a.routing_table) >= 5:
+                    return
         time.sleep(0.05)
+    print("leech: dht routing table still small after 15 s, going on", file=sys.stderr)
 
 
 if __name__ == "__main__":
