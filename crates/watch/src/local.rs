@@ -108,7 +108,7 @@ impl LocalBackend {
         torrent: &[u8],
         storage: Arc<dyn StorageFactory>,
         options: TorrentOptions,
-        path: String,
+        path: Option<String>,
     ) -> Result<TorrentHandle, BackendError> {
         let t = Torrent::from_bytes(torrent).map_err(|e| BackendError::BadTorrent {
             reason: e.to_string(),
@@ -119,7 +119,9 @@ impl LocalBackend {
             .map_err(|e| BackendError::Refused {
                 reason: e.to_string(),
             })?;
-        self.track(&h, &path);
+        if let Some(path) = path {
+            self.track(&h, &path);
+        }
         Ok(h)
     }
 }
@@ -213,7 +215,7 @@ impl Backend for LocalBackend {
             torrent,
             self.storage.clone(),
             self.options.clone(),
-            String::new(),
+            Some(String::new()),
         )?;
         Ok(h.info_hash().to_hex())
     }
@@ -228,43 +230,37 @@ impl Backend for LocalBackend {
             torrent,
             storage,
             self.options.clone().recheck(true).paused(true),
-            path.display().to_string(),
+            None,
         )?;
-        // Verified, then seeded: a paused torrent rechecks without fetching anything.
+        // Verified, then seeded: the recheck runs before the torrent is ready, and a paused
+        // torrent fetches nothing meanwhile.
         let check = async {
             loop {
-                let s = h.stats().await.ok()?;
-                if s.pieces_total > 0
-                    && (s.done || s.pieces_verified + s.hash_failures >= s.pieces_total)
-                {
-                    return Some(s);
+                if let Some(b) = h.verified() {
+                    return b;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         };
-        let s = tokio::time::timeout(VERIFY_TIMEOUT, check).await;
-        match s {
-            Ok(Some(s)) if s.done => {
-                h.resume().map_err(|e| BackendError::Refused {
-                    reason: e.to_string(),
-                })?;
-                self.notify.notify_one();
-                Ok(h.info_hash().to_hex())
-            }
-            other => {
-                let (verified, total) = match other {
-                    Ok(Some(s)) => (s.pieces_verified, s.pieces_total),
-                    _ => (0, 0),
-                };
-                let _ = h.remove(false).await;
-                self.lock().remove(&h.info_hash());
-                Err(BackendError::DataMismatch {
-                    path,
-                    verified,
-                    total,
-                })
-            }
+        let (verified, total) = match tokio::time::timeout(VERIFY_TIMEOUT, check).await {
+            Ok(b) => (b.count_ones(), b.len()),
+            Err(_) => (0, 0),
+        };
+        if total > 0 && verified == total {
+            // Watched only once verified: a refused add never shows up as added + removed.
+            self.track(&h, &path.display().to_string());
+            h.resume().map_err(|e| BackendError::Refused {
+                reason: e.to_string(),
+            })?;
+            self.notify.notify_one();
+            return Ok(h.info_hash().to_hex());
         }
+        let _ = h.remove(false).await;
+        Err(BackendError::DataMismatch {
+            path,
+            verified,
+            total,
+        })
     }
 
     fn changes(&self) -> Option<Arc<Notify>> {

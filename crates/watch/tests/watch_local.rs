@@ -190,3 +190,58 @@ async fn local_swarm_lifecycle_produces_ordered_events_and_replays_after_restart
     leech.shutdown().await;
     seed.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_with_data_verifies_then_seeds_and_refuses_wrong_data() {
+    let payload = data(700 * 1024, 9);
+    let torrent = TorrentBuilder::new()
+        .piece_length(64 * 1024)
+        .build_single("file.bin", &payload)
+        .expect("build");
+    let good = tempfile::tempdir().expect("tempdir");
+    std::fs::write(good.path().join("file.bin"), &payload).expect("write");
+    let bad = tempfile::tempdir().expect("tempdir");
+    let mut wrong = payload.clone();
+    wrong[100_000] ^= 1;
+    std::fs::write(bad.path().join("file.bin"), &wrong).expect("write");
+
+    let e = engine().await;
+    let backend = LocalBackend::new(e.clone(), MemoryStorage::factory());
+    let root = tempfile::tempdir().expect("tempdir");
+    let m = manager(&backend, root.path());
+    let mut rx = m.subscribe();
+
+    let err = m
+        .add_torrent_with_data("local", &torrent.to_bytes(), bad.path())
+        .await
+        .expect_err("wrong data accepted");
+    assert!(err.to_string().contains("does not match"), "{err}");
+    assert!(m.get_all().await.expect("all").is_empty());
+
+    let r = m
+        .add_torrent_with_data("local", &torrent.to_bytes(), good.path())
+        .await
+        .expect("add with data");
+    assert!(r.finished && r.active, "{r:?}");
+    assert_eq!(r.downloaded, payload.len() as u64);
+    assert_eq!(r.path, good.path().display().to_string());
+    let seen = next(&mut rx, EventKind::Finished).await;
+    assert_eq!(kinds(&seen), [EventKind::Added, EventKind::Finished]);
+
+    // A leecher fetches it from the backend's engine: it really seeds.
+    let leech = engine().await;
+    let t = leech
+        .add_info(
+            torrent.info().clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new().peer(e.listen_addr()),
+        )
+        .expect("add leecher");
+    tokio::time::timeout(Duration::from_secs(60), t.wait_done())
+        .await
+        .expect("leech timeout")
+        .expect("leech done");
+    m.shutdown().await;
+    leech.shutdown().await;
+    e.shutdown().await;
+}
