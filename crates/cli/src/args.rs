@@ -109,6 +109,10 @@ pub(crate) struct NetArgs {
     /// No peer exchange (BEP 11).
     #[arg(long)]
     pub(crate) no_pex: bool,
+    /// Also find peers through this rendezvous server (`swarmfs rendezvous serve`), e.g.
+    /// http://127.0.0.1:8642.
+    #[arg(long, value_name = "URL")]
+    pub(crate) rendezvous: Option<String>,
     /// A peer to connect to, HOST:PORT (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub(crate) peers: Vec<String>,

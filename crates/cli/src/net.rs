@@ -8,6 +8,7 @@ use std::time::Duration;
 use swarmfs::{Client, LookupOptions};
 use swarmfs_file::FileStorage;
 use swarmfs_memory::MemoryStorage;
+use swarmfs_rendezvous::{RendezvousDiscovery, RendezvousOptions};
 use swarmfs_storage::StorageFactory;
 
 use crate::args::NetArgs;
@@ -46,6 +47,11 @@ impl Net {
             .storage(storage);
         if !args.bootstrap.is_empty() {
             b.dht_bootstrap(args.bootstrap.iter().cloned());
+        }
+        if let Some(url) = &args.rendezvous {
+            let source = RendezvousDiscovery::new(RendezvousOptions::new(url.as_str()))
+                .map_err(|e| Failure::bad_input(format!("--rendezvous {url}: {e}")))?;
+            b.discovery(Arc::new(source));
         }
         let client = b.build().await?;
         tracing::info!(listen = %client.listen_addr(), dht = ?client.dht_addr(), "client started");

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use swarmfs_engine::Discovery;
 use swarmfs_memory::MemoryStorage;
 use swarmfs_storage::StorageFactory;
 
@@ -33,6 +34,7 @@ pub struct ClientBuilder {
     pub(crate) republish_interval: Duration,
     pub(crate) announce_interval: Duration,
     pub(crate) peer_search_interval: Duration,
+    pub(crate) discovery: Vec<Arc<dyn Discovery>>,
 }
 
 impl Default for ClientBuilder {
@@ -51,6 +53,7 @@ impl Default for ClientBuilder {
             republish_interval: Duration::from_secs(30 * 60),
             announce_interval: Duration::from_secs(15 * 60),
             peer_search_interval: Duration::from_secs(2),
+            discovery: Vec::new(),
         }
     }
 }
@@ -149,6 +152,13 @@ impl ClientBuilder {
     /// (default 2 s).
     pub fn peer_search_interval(&mut self, every: Duration) -> &mut Self {
         self.peer_search_interval = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Adds a further peer source beside the DHT, LSD and PEX (for example a rendezvous
+    /// service, `swarmfs-rendezvous`); every torrent of the client is fed by it.
+    pub fn discovery(&mut self, source: Arc<dyn Discovery>) -> &mut Self {
+        self.discovery.push(source);
         self
     }
 

@@ -59,6 +59,9 @@ impl Client {
         if let Some(id) = settings.peer_id {
             eb.peer_id(PeerId(id));
         }
+        for source in &settings.discovery {
+            eb.discovery(source.clone());
+        }
         let mut has_bootstrap = false;
         if settings.dht {
             let nodes = resolve_bootstrap(&settings).await;
