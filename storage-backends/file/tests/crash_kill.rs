@@ -211,7 +211,8 @@ async fn kill_9_never_marks_unverified_and_never_loses_verified() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let delay = Duration::from_millis(10 + rng % 500);
+        // Short delays so that at least several kills land before a fast writer finishes.
+        let delay = Duration::from_millis(5 + rng % 150);
         let mut child = spawn_writer(dir);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let output = watch_output(&mut child, ready_tx);
