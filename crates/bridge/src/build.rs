@@ -76,8 +76,20 @@ pub async fn build_from_urls(
         }
     }
     let pieces = hasher.finish();
-    let raw = if files.len() == 1 {
-        encode_single(&names[0], files[0].len(), piece_length, &pieces)
+    let info = if files.len() == 1 {
+        let path =
+            SafePath::from_components([names[0].as_str()]).map_err(|e| BridgeError::BadName {
+                url: urls[0].clone(),
+                reason: e.to_string(),
+            })?;
+        Info::from_parts(
+            &names[0],
+            piece_length,
+            &pieces,
+            &[(path, files[0].len())],
+            true,
+            false,
+        )?
     } else {
         let name = options.name.clone().unwrap_or_else(|| "bridge".to_owned());
         SafePath::from_components([name.as_str()]).map_err(|e| BridgeError::BadName {
@@ -93,14 +105,17 @@ pub async fn build_from_urls(
                 });
             }
         }
-        let entries: Vec<(&str, u64)> = names
-            .iter()
-            .map(String::as_str)
-            .zip(files.iter().map(HttpFile::len))
-            .collect();
-        encode_multi(&name, &entries, piece_length, &pieces)
+        let mut entries = Vec::with_capacity(names.len());
+        for ((n, url), f) in names.iter().zip(urls).zip(&files) {
+            let path =
+                SafePath::from_components([n.as_str()]).map_err(|e| BridgeError::BadName {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
+            entries.push((path, f.len()));
+        }
+        Info::from_parts(&name, piece_length, &pieces, &entries, false, false)?
     };
-    let info = Info::from_bytes(&raw)?;
     let mut torrent = Torrent::new(info);
     if urls.len() == 1 {
         torrent.set_url_list(urls);
@@ -156,7 +171,7 @@ struct PieceHasher {
     piece_length: u64,
     in_piece: u64,
     hasher: Sha1,
-    pieces: Vec<u8>,
+    pieces: Vec<[u8; 20]>,
 }
 
 impl PieceHasher {
@@ -177,73 +192,19 @@ impl PieceHasher {
             self.in_piece += take as u64;
             data = &data[take..];
             if self.in_piece == self.piece_length {
-                let h = std::mem::take(&mut self.hasher).finalize();
-                self.pieces.extend_from_slice(&h);
+                self.pieces
+                    .push(std::mem::take(&mut self.hasher).finalize().into());
                 self.in_piece = 0;
             }
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    fn finish(mut self) -> Vec<[u8; 20]> {
         if self.in_piece > 0 {
-            let h = self.hasher.finalize();
-            self.pieces.extend_from_slice(&h);
+            self.pieces.push(self.hasher.finalize().into());
         }
         self.pieces
     }
-}
-
-fn bstr(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend_from_slice(s.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(s);
-}
-
-fn bint(out: &mut Vec<u8>, v: u64) {
-    out.push(b'i');
-    out.extend_from_slice(v.to_string().as_bytes());
-    out.push(b'e');
-}
-
-/// A canonical single-file v1 info dictionary (keys sorted).
-fn encode_single(name: &str, len: u64, piece_length: u32, pieces: &[u8]) -> Vec<u8> {
-    let mut o = vec![b'd'];
-    bstr(&mut o, b"length");
-    bint(&mut o, len);
-    bstr(&mut o, b"name");
-    bstr(&mut o, name.as_bytes());
-    bstr(&mut o, b"piece length");
-    bint(&mut o, u64::from(piece_length));
-    bstr(&mut o, b"pieces");
-    bstr(&mut o, pieces);
-    o.push(b'e');
-    o
-}
-
-/// A canonical multi-file v1 info dictionary, one top-level file per entry, in the given order.
-fn encode_multi(name: &str, files: &[(&str, u64)], piece_length: u32, pieces: &[u8]) -> Vec<u8> {
-    let mut o = vec![b'd'];
-    bstr(&mut o, b"files");
-    o.push(b'l');
-    for (n, len) in files {
-        o.push(b'd');
-        bstr(&mut o, b"length");
-        bint(&mut o, *len);
-        bstr(&mut o, b"path");
-        o.push(b'l');
-        bstr(&mut o, n.as_bytes());
-        o.push(b'e');
-        o.push(b'e');
-    }
-    o.push(b'e');
-    bstr(&mut o, b"name");
-    bstr(&mut o, name.as_bytes());
-    bstr(&mut o, b"piece length");
-    bint(&mut o, u64::from(piece_length));
-    bstr(&mut o, b"pieces");
-    bstr(&mut o, pieces);
-    o.push(b'e');
-    o
 }
 
 #[cfg(test)]
@@ -259,8 +220,9 @@ mod tests {
             for c in data.chunks(chunk) {
                 h.update(c);
             }
-            let raw = encode_single("f.bin", data.len() as u64, 16384, &h.finish());
-            let info = Info::from_bytes(&raw).unwrap();
+            let path = SafePath::parse("f.bin").unwrap();
+            let files = [(path, data.len() as u64)];
+            let info = Info::from_parts("f.bin", 16384, &h.finish(), &files, true, false).unwrap();
             let reference = TorrentBuilder::new()
                 .piece_length(16384)
                 .build_single("f.bin", &data)
@@ -276,8 +238,11 @@ mod tests {
         let mut h = PieceHasher::new(16384);
         h.update(&a);
         h.update(&b);
-        let raw = encode_multi("set", &[("a", 40_000), ("b", 30_000)], 16384, &h.finish());
-        let info = Info::from_bytes(&raw).unwrap();
+        let files = [
+            (SafePath::parse("a").unwrap(), 40_000),
+            (SafePath::parse("b").unwrap(), 30_000),
+        ];
+        let info = Info::from_parts("set", 16384, &h.finish(), &files, false, false).unwrap();
         let entries = [
             (SafePath::parse("a").unwrap(), a),
             (SafePath::parse("b").unwrap(), b),

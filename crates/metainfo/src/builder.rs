@@ -199,7 +199,7 @@ impl TorrentBuilder {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
         let pieces = hash_pieces(&geometry, source, threads)?;
-        let info = Info::encode(
+        let info = Info::from_parts(
             name.as_str(),
             piece_length,
             &pieces,

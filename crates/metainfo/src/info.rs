@@ -325,8 +325,11 @@ impl Info {
         &self.pieces
     }
 
-    /// Encodes a plain v1 info dictionary in canonical form and parses it back.
-    pub(crate) fn encode(
+    /// Encodes a plain v1 info dictionary in canonical form (keys sorted; files in the order
+    /// given) and parses it back, for callers that hashed the pieces themselves (the
+    /// [`TorrentBuilder`](crate::TorrentBuilder), or a bridge streaming from HTTP).
+    /// `single_file` takes the length of the one entry in `files`; its path is ignored.
+    pub fn from_parts(
         name: &str,
         piece_length: u32,
         pieces: &[[u8; 20]],

@@ -526,13 +526,13 @@ fn name_must_be_one_safe_component() {
 fn encode_matches_hand_written_bencode() {
     let files = [(SafePath::parse("a/b").unwrap(), 3u64)];
     let pieces = [[7u8; 20]];
-    let info = Info::encode("n", K16 as u32, &pieces, &files, false, true).unwrap();
+    let info = Info::from_parts("n", K16 as u32, &pieces, &files, false, true).unwrap();
     let want = format!(
         "d5:filesld6:lengthi3e4:pathl1:a1:beee4:name1:n12:piece lengthi16384e6:pieces20:{}7:privatei1ee",
         "\u{7}".repeat(20)
     );
     assert_eq!(info.as_bytes(), want.as_bytes());
-    let single = Info::encode("n", K16 as u32, &pieces, &files, true, false).unwrap();
+    let single = Info::from_parts("n", K16 as u32, &pieces, &files, true, false).unwrap();
     assert_eq!(
         single.as_bytes(),
         format!(
