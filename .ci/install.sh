@@ -15,10 +15,13 @@ if command -v npm >/dev/null && [ ! -d crates/dht/tests/peers/node_modules/bitto
     || echo "WARN: npm install for crates/dht/tests/peers failed; bittorrent-dht interop will SKIP"
 fi
 
-# nginx (an HTTP origin for the bridge tests) and rtorrent (a watched engine), from Debian.
+# From Debian: nginx (an HTTP origin for the bridge tests), rtorrent (a watched engine),
+# aria2 and transmission-cli (third-party peers for the engine interop tests).
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v rtorrent >/dev/null || missing+=(rtorrent)
+command -v aria2c >/dev/null || missing+=(aria2)
+command -v transmission-cli >/dev/null || missing+=(transmission-cli)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
     >/dev/null || echo "WARN: apt-get install ${missing[*]} failed; those interop tests will SKIP"
