@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use swarmfs_proto::Priority;
 use swarmfs_wire::PeerId;
 
 use crate::discovery::DiscoveryConfig;
@@ -153,6 +154,13 @@ pub struct TorrentOptions {
     pub paused: bool,
     /// Peers to connect to at once.
     pub peers: Vec<SocketAddr>,
+    /// Priority of each file by index, applied before the first block is requested (also for a
+    /// magnet, whose file list is known only later). Files past the end of this list get
+    /// [`TorrentOptions::default_file_priority`]; indices past the torrent's files are ignored.
+    pub file_priorities: Vec<Priority>,
+    /// Priority of files [`TorrentOptions::file_priorities`] does not name (default
+    /// [`Priority::NORMAL`]; [`Priority::SKIP`] downloads nothing until priorities are raised).
+    pub default_file_priority: Priority,
 }
 
 impl TorrentOptions {
@@ -188,6 +196,34 @@ impl TorrentOptions {
     /// Sets the per-torrent upload limit.
     pub fn upload_rate_limit(mut self, bytes_per_sec: Option<u64>) -> Self {
         self.upload_rate_limit = bytes_per_sec;
+        self
+    }
+
+    /// Sets the priority of file `index` before anything is requested (see
+    /// [`TorrentOptions::file_priorities`]).
+    pub fn file_priority(mut self, index: usize, priority: Priority) -> Self {
+        if self.file_priorities.len() <= index {
+            self.file_priorities
+                .resize(index + 1, self.default_file_priority);
+        }
+        self.file_priorities[index] = priority;
+        self
+    }
+
+    /// Sets [`TorrentOptions::default_file_priority`] (files given no priority of their own).
+    pub fn default_file_priority(mut self, priority: Priority) -> Self {
+        self.default_file_priority = priority;
+        self
+    }
+
+    /// Downloads only the files `indices` (and the pieces they share with others): every other
+    /// file is [`Priority::SKIP`]ped from the start.
+    pub fn only_files(mut self, indices: &[usize]) -> Self {
+        self.default_file_priority = Priority::SKIP;
+        self.file_priorities.clear();
+        for &i in indices {
+            self = self.file_priority(i, Priority::NORMAL);
+        }
         self
     }
 

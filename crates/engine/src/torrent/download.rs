@@ -126,6 +126,20 @@ impl Torrent {
     pub(super) async fn start_download(&mut self, info: Info) -> Result<(), AddError> {
         let ready = open_ready(info, self.factory.clone(), &self.options).await?;
         let mut picker = Picker::new(ready.info.geometry(), self.rng.next_u64());
+        // Priorities given at add time hold before the first request can go out.
+        let files = ready.info.geometry().file_count();
+        for f in 0..files {
+            let p = self
+                .options
+                .file_priorities
+                .get(f)
+                .copied()
+                .unwrap_or(self.options.default_file_priority);
+            if p != Priority::NORMAL {
+                // In range: `f` < file_count.
+                let _ = picker.set_file_priority(f, p);
+            }
+        }
         for p in ready.store.verified().ones() {
             if let Some(piece) = ready.info.geometry().piece(p) {
                 let _ = picker.mark_have(piece);
