@@ -77,6 +77,31 @@ pub enum BridgeError {
         /// All pieces.
         total: u32,
     },
+    /// A magnet names a public key (BEP 46), not an info-hash: resolve it first.
+    #[error("a mutable (btpk) magnet has no info-hash to fetch metadata for")]
+    MutableMagnet,
+    /// A web-seed-only magnet has no `xs=` URL to fetch the `.torrent` from (web servers cannot
+    /// answer metadata requests).
+    #[error("no metadata source: a magnet without peers needs xs=<http url of the .torrent>")]
+    NoMetadataSource,
+    /// The document at an `xs=` URL is not a `.torrent` (nor an info dictionary).
+    #[error("{url} is not a torrent: {reason}")]
+    BadTorrent {
+        /// The URL.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The `.torrent` at an `xs=` URL is for another torrent.
+    #[error("{url} holds torrent {actual}, the magnet names {expected}")]
+    InfoHashMismatch {
+        /// The URL.
+        url: String,
+        /// The magnet's info-hash (hex).
+        expected: String,
+        /// The fetched torrent's info-hash (hex).
+        actual: String,
+    },
     /// Web seeds left pieces missing.
     #[error("web seeds left {missing} of {total} pieces missing (last error: {last})")]
     WebSeedIncomplete {

@@ -13,6 +13,9 @@
 //!   discovery announces it (DHT, LSD) like any other torrent.
 //! - [`download_from_web_seeds`] / [`fill_from_web_seeds`] download a torrent's pieces from
 //!   its `url-list` web seeds into a piece store, verifying each, so the engine can then seed it.
+//! - [`resolve_magnet`] gets the metadata of a magnet that has no peers: a web server cannot
+//!   answer BEP 9 metadata requests, so a `ws=`-only magnet needs an `xs=http://...torrent`
+//!   (webtorrent's convention); the fetched info dictionary must hash to the magnet's info-hash.
 //!
 //! This crate speaks no peer protocol itself and only `http://` (the backend has no TLS).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -20,12 +23,14 @@
 mod build;
 mod error;
 mod seed;
+mod source;
 mod verify;
 mod webseed;
 
 pub use build::{BuildOptions, BuiltTorrent, build_from_urls, file_name};
 pub use error::BridgeError;
 pub use seed::{Bridge, BridgeOptions};
+pub use source::{fetch_torrent, merged_web_seeds, resolve_magnet, torrent_sources};
 pub use verify::{BridgeEvent, Evict, PieceRefused, VerifyStats, VerifyingStorage};
 pub use webseed::{
     WebSeedReport, download_from_web_seeds, fill_from_web_seeds, resume_name, storage_paths,

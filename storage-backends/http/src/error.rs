@@ -74,6 +74,14 @@ pub enum HttpError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// A whole-resource body is longer than allowed.
+    #[error("body of {url} is longer than {max} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The bound.
+        max: usize,
+    },
     /// No answer within the request timeout.
     #[error("request to {url} timed out")]
     Timeout {

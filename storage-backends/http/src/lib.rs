@@ -13,6 +13,8 @@
 //!   range request, a sequential reader gets read-ahead, and a bounded LRU keeps recent windows.
 //! - [`HttpStorage`] is the [`swarmfs_storage::StorageFactory`] face: torrent paths map to URLs.
 //!   Writes fail with [`HttpError::ReadOnly`].
+//! - [`HttpClient::get`] fetches a small whole document (a `.torrent` named by a magnet's
+//!   `xs=`), bounded in size.
 //!
 //! This backend does not verify piece hashes (the storage layer does not know them): the bridge
 //! (`swarmfs-bridge`) wraps it with a verifier.
@@ -21,6 +23,7 @@
 mod client;
 mod conn;
 mod error;
+mod fetch;
 mod file;
 mod storage;
 pub mod testing;
