@@ -3,6 +3,8 @@
 //! The dictionary is kept exactly as received: the info-hash is the SHA-1 of those bytes, and a
 //! peer asking for the metadata (BEP 9) gets them back unchanged.
 
+use std::borrow::Cow;
+
 use bendy::decoding::{DictDecoder as Dict, Object};
 
 use crate::bencode::{self, Writer};
@@ -48,7 +50,8 @@ pub enum InfoError {
         /// The limit.
         max: usize,
     },
-    /// Not well-formed bencode (including unsorted or duplicate keys, or nesting too deep).
+    /// Not well-formed bencode (including duplicate keys, or nesting too deep). Keys out of order
+    /// are accepted, as other clients accept them; the info-hash is over the bytes as received.
     #[error("invalid bencode: {reason}")]
     Bencode {
         /// What the decoder said.
@@ -210,15 +213,21 @@ impl Info {
                 max: limits.max_info_len,
             });
         }
-        let mut decoder = bencode::decoder(raw);
-        let info = match decoder.next_object().map_err(bencode_error)? {
+        // Keys out of order are parsed from a sorted copy; the info-hash stays that of `raw`.
+        let sorted = bencode::sort_keys(raw);
+        let mut decoder = bencode::decoder(&sorted);
+        let mut info = match decoder.next_object().map_err(bencode_error)? {
             Some(Object::Dict(dict)) => Self::from_dict(dict, limits)?,
             _ => return Err(InfoError::NotADict),
         };
-        if info.raw.len() != raw.len() {
+        if info.raw.len() != sorted.len() {
             return Err(InfoError::TrailingBytes {
-                extra: raw.len() - info.raw.len(),
+                extra: sorted.len() - info.raw.len(),
             });
+        }
+        if let Cow::Owned(_) = sorted {
+            info.raw = raw.to_vec();
+            info.info_hash = InfoHash::of_info_bytes(raw);
         }
         Ok(info)
     }

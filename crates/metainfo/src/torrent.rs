@@ -5,6 +5,7 @@
 //! value, so reading then writing a file gives back the same bytes; typed accessors read and write
 //! the common ones.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bendy::decoding::Object;
@@ -80,7 +81,8 @@ impl Torrent {
         Self::from_bytes_with_limits(bytes, &Limits::default())
     }
 
-    /// Parses a `.torrent` file. Bencode must be canonical (sorted keys, no trailing bytes).
+    /// Parses a `.torrent` file. Bencode must be well-formed with no trailing bytes; dictionary
+    /// keys out of order are accepted (the info-hash is over the info bytes as written).
     pub fn from_bytes_with_limits(bytes: &[u8], limits: &Limits) -> Result<Self, TorrentError> {
         if bytes.len() > limits.max_torrent_len {
             return Err(TorrentError::TooLarge {
@@ -88,7 +90,8 @@ impl Torrent {
                 max: limits.max_torrent_len,
             });
         }
-        let mut decoder = bencode::decoder(bytes);
+        let sorted = bencode::sort_keys(bytes);
+        let mut decoder = bencode::decoder(&sorted);
         let mut parsed_info: Option<Info> = None;
         let mut fields = BTreeMap::new();
         let used = match decoder.next_object() {
@@ -111,10 +114,15 @@ impl Torrent {
             Ok(_) => return Err(TorrentError::NotADict),
             Err(e) => return Err(bad_bencode(e)),
         };
-        if used != bytes.len() {
+        if used != sorted.len() {
             return Err(TorrentError::NotADict);
         }
-        let info = parsed_info.ok_or(TorrentError::MissingInfo)?;
+        let mut info = parsed_info.ok_or(TorrentError::MissingInfo)?;
+        if let Cow::Owned(_) = sorted {
+            // Some keys were out of order: the info-hash is that of the info bytes as written.
+            let span = bencode::dict_value_span(bytes, b"info").ok_or(TorrentError::MissingInfo)?;
+            info = Info::from_bytes_with_limits(&bytes[span], limits)?;
+        }
         Ok(Self { info, fields })
     }
 

@@ -218,9 +218,10 @@ fn fixed_error_cases() {
     assert_eq!(err(b"i1e"), NotADict);
     assert_eq!(err(b""), NotADict);
     assert!(matches!(err(b"d4:name"), Bencode { .. }));
-    assert!(
-        matches!(err(b"d1:b0:1:a0:e"), Bencode { .. }),
-        "unsorted keys"
+    assert_eq!(
+        err(b"d1:b0:1:a0:e"),
+        MissingKey { key: "name" },
+        "unsorted keys are read"
     );
     assert!(
         matches!(err(b"d1:a0:1:a0:e"), Bencode { .. }),

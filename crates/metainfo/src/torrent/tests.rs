@@ -110,6 +110,32 @@ fn typed_getters_ignore_wrong_types() {
     assert_eq!(t.to_bytes(), raw, "kept even when malformed");
 }
 
+/// Some producers write keys out of order, in the outer dictionary and inside `info`. Such files
+/// are read (as libtorrent reads them), and the info-hash is the SHA-1 of the info bytes exactly
+/// as written, not of a sorted copy.
+#[test]
+fn unsorted_keys_are_read_and_hashed_as_written() {
+    let info = b"d4:name1:f6:lengthi3e12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+    let mut raw = b"d8:announce9:http://t/4:info".to_vec();
+    raw.extend_from_slice(info);
+    raw.extend_from_slice(b"7:comment2:hie");
+    let t = Torrent::from_bytes(&raw).unwrap();
+    assert_eq!(t.info().as_bytes(), info);
+    assert_eq!(t.info_hash(), InfoHash::of_info_bytes(info));
+    assert_ne!(
+        t.info_hash(),
+        InfoHash::of_info_bytes(INFO),
+        "not the sorted copy's hash"
+    );
+    assert_eq!(t.info().name(), "f");
+    assert_eq!(t.info().total_length(), 3);
+    assert_eq!(t.comment(), Some("hi"));
+    assert_eq!(t.announce(), Some("http://t/"));
+    let alone = Info::from_bytes(info).unwrap();
+    assert_eq!(alone.info_hash(), t.info_hash());
+    assert_eq!(alone.as_bytes(), info);
+}
+
 #[test]
 fn every_error() {
     use TorrentError::*;
@@ -119,7 +145,11 @@ fn every_error() {
     assert_eq!(e(b"de"), MissingInfo);
     assert_eq!(e(b"d4:infoi1ee"), InfoNotADict);
     assert!(matches!(e(b"d4:infod"), Info(InfoError::Bencode { .. })));
-    assert!(matches!(e(b"d1:b0:1:a0:e"), Bencode { .. }));
+    assert_eq!(e(b"d1:b0:1:a0:e"), MissingInfo, "unsorted keys are read");
+    assert!(
+        matches!(e(b"d1:a0:1:a0:e"), Bencode { .. }),
+        "duplicate keys are not"
+    );
     let mut trailing = wrap("", "");
     trailing.extend_from_slice(b"0:");
     assert_eq!(e(&trailing), NotADict);
