@@ -67,7 +67,7 @@ fn split_url(url: &str) -> Option<(String, String)> {
 pub(crate) async fn post(
     url: &str,
     headers: &[(&str, &str)],
-    body: Vec<u8>,
+    body: Bytes,
 ) -> Result<HttpResponse, HttpError> {
     let (authority, path) = split_url(url).ok_or_else(|| HttpError::BadUrl {
         url: url.to_owned(),
@@ -91,11 +91,9 @@ pub(crate) async fn post(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| HttpError::Http {
-            reason: e.to_string(),
-        })?;
+    let req = req.body(Full::new(body)).map_err(|e| HttpError::Http {
+        reason: e.to_string(),
+    })?;
     let resp = sender.send_request(req).await.map_err(http)?;
     let status = resp.status().as_u16();
     let headers = resp

@@ -23,6 +23,7 @@ mod event;
 mod http;
 mod local;
 mod manager;
+mod outbox;
 mod record;
 mod rtorrent;
 mod scgi;

@@ -407,7 +407,7 @@ async fn poll_loop(inner: Arc<Inner>, c: BackendConfig, poke: Arc<Notify>) {
         Ok(s) => s.unwrap_or_default(),
         Err(e) => {
             errors += 1;
-            publish(&inner, vec![Event::error(&c.name, e.to_string(), errors)]);
+            publish(&inner, vec![Event::error(&c.name, e.to_string(), errors)]).await;
             BTreeMap::new()
         }
     };
@@ -424,12 +424,13 @@ async fn poll_loop(inner: Arc<Inner>, c: BackendConfig, poke: Arc<Notify>) {
                 if !events.is_empty() {
                     // Durable first (webhook outboxes), then the snapshot: a crash in between
                     // re-detects the same changes, with the same event ids.
+                    // Group commit: this poll's events are one outbox batch, one fsync.
                     for w in &inner.webhooks {
-                        w.enqueue(&events);
+                        w.enqueue(&events).await;
                     }
                     if let Err(e) = file.store(&new) {
                         errors += 1;
-                        publish(&inner, vec![Event::error(&c.name, e.to_string(), errors)]);
+                        publish(&inner, vec![Event::error(&c.name, e.to_string(), errors)]).await;
                     }
                     inner.emit(&events);
                     snap = new;
@@ -437,7 +438,7 @@ async fn poll_loop(inner: Arc<Inner>, c: BackendConfig, poke: Arc<Notify>) {
             }
             Err(e) => {
                 errors += 1;
-                publish(&inner, vec![Event::error(&c.name, e.to_string(), errors)]);
+                publish(&inner, vec![Event::error(&c.name, e.to_string(), errors)]).await;
             }
         }
         tokio::select! {
@@ -448,9 +449,9 @@ async fn poll_loop(inner: Arc<Inner>, c: BackendConfig, poke: Arc<Notify>) {
     }
 }
 
-fn publish(inner: &Inner, events: Vec<Event>) {
+async fn publish(inner: &Inner, events: Vec<Event>) {
     for w in &inner.webhooks {
-        w.enqueue(&events);
+        w.enqueue(&events).await;
     }
     inner.emit(&events);
 }

@@ -1,9 +1,10 @@
 //! Webhooks: every event POSTed as JSON, signed with HMAC-SHA256, retried with exponential
 //! backoff and jitter, kept in a durable outbox until delivered (at-least-once; a redelivered
-//! event carries the same `X-Swarmfs-Event-Id`).
+//! event carries the same `X-Swarmfs-Event-Id`). Several requests run at once, but the events
+//! of one torrent are delivered one after the other, in order.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,10 +12,11 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 use crate::event::Event;
 use crate::http::{HttpResponse, post};
-use crate::state::write_atomic;
+use crate::outbox::{Outbox, Queued, write_batch};
 
 /// Header carrying `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "x-swarmfs-signature";
@@ -45,6 +47,9 @@ pub struct WebhookConfig {
     pub max_backoff: Duration,
     /// Bound on undelivered events; past it new events are refused (error callback).
     pub queue_capacity: usize,
+    /// Requests in flight at once. Events of one torrent are still delivered one at a time,
+    /// in order: the next is sent after the previous one got a 2xx answer or was given up.
+    pub concurrency: usize,
     /// Bound on one request.
     pub timeout: Duration,
     /// Non-2xx callback.
@@ -64,7 +69,7 @@ impl std::fmt::Debug for WebhookConfig {
 
 impl WebhookConfig {
     /// A webhook with defaults: 10 attempts, 200 ms base backoff capped at 60 s, 10,000 queued
-    /// events, 10 s per request.
+    /// events, 8 requests in flight, 10 s per request.
     pub fn new(
         url: impl Into<String>,
         secret: impl Into<Vec<u8>>,
@@ -78,6 +83,7 @@ impl WebhookConfig {
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(60),
             queue_capacity: 10_000,
+            concurrency: 8,
             timeout: Duration::from_secs(10),
             on_failed: None,
             on_error: None,
@@ -113,79 +119,70 @@ pub(crate) struct Webhook {
     config: WebhookConfig,
     state: Mutex<Outbox>,
     wake: Notify,
-    done: Notify,
     stopped: watch::Sender<bool>,
-}
-
-struct Outbox {
-    next_seq: u64,
-    pending: HashSet<String>,
 }
 
 impl Webhook {
     pub(crate) fn start(config: WebhookConfig, shutdown: watch::Receiver<bool>) -> Arc<Self> {
-        let (next_seq, pending) = scan(&config.outbox);
+        let mut warnings = Vec::new();
+        let outbox = Outbox::open(&config.outbox, &mut |m| warnings.push(m));
         let w = Arc::new(Self {
             config,
-            state: Mutex::new(Outbox { next_seq, pending }),
+            state: Mutex::new(outbox),
             wake: Notify::new(),
-            done: Notify::new(),
             stopped: watch::Sender::new(false),
         });
+        for m in warnings {
+            w.error(&m);
+        }
         tokio::spawn(worker(w.clone(), shutdown));
         w
     }
 
-    /// Writes `events` to the outbox (durably) and wakes the worker.
-    pub(crate) fn enqueue(&self, events: &[Event]) {
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        for e in events {
-            if st.pending.contains(&e.id) {
-                continue;
-            }
-            if st.pending.len() >= self.config.queue_capacity {
-                self.error(&format!(
-                    "outbox full ({} events), event {} dropped",
-                    st.pending.len(),
-                    e.id
-                ));
-                continue;
-            }
-            let body = match serde_json::to_vec(e) {
-                Ok(b) => b,
-                Err(err) => {
-                    self.error(&format!("encoding event {}: {err}", e.id));
-                    continue;
-                }
-            };
-            let path = self
-                .config
-                .outbox
-                .join(format!("{:020}-{}.json", st.next_seq, e.id));
-            match write_atomic(&path, &body) {
-                Ok(()) => {
-                    st.next_seq += 1;
-                    st.pending.insert(e.id.clone());
-                }
-                Err(err) => self.error(&err.to_string()),
-            }
+    /// Writes `events` to the outbox as one batch with one fsync, then wakes the worker. The
+    /// events are accepted (delivered at least once) when this returns, except those reported
+    /// to the error callback.
+    pub(crate) async fn enqueue(self: &Arc<Self>, events: &[Event]) {
+        let mut refused = Vec::new();
+        let prepared = self
+            .lock()
+            .prepare(events, self.config.queue_capacity, &mut |m| refused.push(m));
+        for m in refused {
+            self.error(&m);
         }
-        drop(st);
-        self.wake.notify_one();
+        if prepared.is_empty() {
+            return;
+        }
+        let written = tokio::task::spawn_blocking(move || {
+            let r = write_batch(&prepared);
+            (prepared, r)
+        })
+        .await;
+        match written {
+            Ok((p, Ok(()))) => {
+                self.lock().commit(p);
+                self.wake.notify_one();
+            }
+            Ok((p, Err(e))) => {
+                self.lock().abort(p);
+                self.error(&e.to_string());
+            }
+            Err(e) => self.error(&format!("outbox writer: {e}")),
+        }
     }
 
     /// Undelivered events in the outbox.
     pub(crate) fn pending(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pending
-            .len()
+        self.lock().pending()
     }
 
     pub(crate) async fn stopped(&self) {
         let mut rx = self.stopped.subscribe();
         let _ = rx.wait_for(|s| *s).await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn error(&self, msg: &str) {
@@ -202,33 +199,25 @@ impl Webhook {
         Duration::from_secs_f64(capped * (1.0 + jitter))
     }
 
-    async fn deliver(&self, path: &Path, shutdown: &mut watch::Receiver<bool>) -> bool {
-        let Ok(body) = tokio::fs::read(path).await else {
-            return true;
-        };
-        let id = id_of(path);
-        let kind = serde_json::from_slice::<Event>(&body)
-            .map(|e| e.event.as_str())
-            .unwrap_or("unknown");
-        let sig = sign(&self.config.secret, &body);
+    /// Posts one event until a 2xx answer (`true`) or `max_attempts` failures (`false`).
+    async fn deliver(&self, q: &Queued) -> bool {
+        let sig = sign(&self.config.secret, &q.body);
         let headers = [
             ("content-type", "application/json"),
             (SIGNATURE_HEADER, sig.as_str()),
-            (EVENT_ID_HEADER, id.as_str()),
-            (EVENT_HEADER, kind),
+            (EVENT_ID_HEADER, q.id.as_str()),
+            (EVENT_HEADER, q.kind),
         ];
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let r = tokio::time::timeout(
                 self.config.timeout,
-                post(&self.config.url, &headers, body.clone()),
+                post(&self.config.url, &headers, q.body.clone()),
             )
             .await;
             match r {
                 Ok(Ok(HttpResponse { status, .. })) if (200..300).contains(&status) => {
-                    let _ = tokio::fs::remove_file(path).await;
-                    self.forget(&id);
                     return true;
                 }
                 Ok(Ok(resp)) => {
@@ -240,88 +229,69 @@ impl Webhook {
                 Err(_) => self.error(&format!("timed out after {:?}", self.config.timeout)),
             }
             if attempt >= self.config.max_attempts {
-                self.error(&format!("event {id} given up after {attempt} attempts"));
-                let dead = self.config.outbox.join("dead");
-                let _ = tokio::fs::create_dir_all(&dead).await;
-                if let Some(name) = path.file_name() {
-                    let _ = tokio::fs::rename(path, dead.join(name)).await;
-                }
-                self.forget(&id);
-                return true;
+                self.error(&format!("event {} given up after {attempt} attempts", q.id));
+                return false;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(self.backoff(attempt)) => {}
-                _ = shutdown.changed() => return false,
-            }
+            tokio::time::sleep(self.backoff(attempt)).await;
         }
     }
 
-    fn forget(&self, id: &str) {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pending
-            .remove(id);
-        self.done.notify_waiters();
+    /// Records the end of a delivery.
+    fn finish(&self, q: &Queued, delivered: bool) {
+        let mut warnings = Vec::new();
+        {
+            let mut st = self.lock();
+            if !delivered {
+                st.bury(q, &mut |m| warnings.push(m));
+            }
+            st.done(q, &mut |m| warnings.push(m));
+        }
+        for m in warnings {
+            self.error(&m);
+        }
     }
 }
 
-fn id_of(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    stem.split_once('-').map_or(stem, |(_, id)| id).to_owned()
-}
-
-fn outbox_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn scan(dir: &Path) -> (u64, HashSet<String>) {
-    let files = outbox_files(dir);
-    let next = files
-        .iter()
-        .filter_map(|p| {
-            p.file_stem()?
-                .to_str()?
-                .split_once('-')?
-                .0
-                .parse::<u64>()
-                .ok()
-        })
-        .max()
-        .map_or(0, |m| m + 1);
-    (next, files.iter().map(|p| id_of(p)).collect())
-}
-
+/// Delivers the outbox with up to `concurrency` requests in flight, one per key at a time.
 async fn worker(w: Arc<Webhook>, mut shutdown: watch::Receiver<bool>) {
+    let limit = w.config.concurrency.max(1);
+    let mut inflight = JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, Queued> = HashMap::new();
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let dir = w.config.outbox.clone();
-        let files = tokio::task::spawn_blocking(move || outbox_files(&dir))
-            .await
-            .unwrap_or_default();
-        if files.is_empty() {
-            tokio::select! {
-                _ = w.wake.notified() => continue,
-                _ = shutdown.changed() => break,
-            }
-        }
-        for f in files {
-            if !w.deliver(&f, &mut shutdown).await {
+        while inflight.len() < limit {
+            let Some(q) = w.lock().take() else {
                 break;
+            };
+            let (w2, q2) = (w.clone(), q.clone());
+            let handle = inflight.spawn(async move { w2.deliver(&q2).await });
+            running.insert(handle.id(), q);
+        }
+        tokio::select! {
+            Some(r) = inflight.join_next_with_id(), if !inflight.is_empty() => {
+                match r {
+                    Ok((id, delivered)) => {
+                        if let Some(q) = running.remove(&id) {
+                            w.finish(&q, delivered);
+                        }
+                    }
+                    Err(e) => {
+                        // A callback panicked: the event stays in the outbox for the next run.
+                        if let Some(q) = running.remove(&e.id()) {
+                            w.error(&format!("delivery of event {} panicked", q.id));
+                            w.lock().requeue(q);
+                        }
+                    }
+                }
             }
+            _ = w.wake.notified() => {}
+            _ = shutdown.changed() => break,
         }
     }
+    inflight.abort_all();
+    while inflight.join_next().await.is_some() {}
     w.stopped.send_replace(true);
 }
 
@@ -336,11 +306,5 @@ mod tests {
         assert!(!verify(b"key", b"{\"a\":2}", &s));
         assert!(!verify(b"other", b"{\"a\":1}", &s));
         assert!(!verify(b"key", b"{\"a\":1}", "sha256=zz"));
-    }
-
-    #[test]
-    fn outbox_names_sort_by_sequence_and_carry_the_id() {
-        let p = Path::new("/x/00000000000000000012-abcd.json");
-        assert_eq!(id_of(p), "abcd");
     }
 }
