@@ -91,7 +91,7 @@ impl TorrentBuilder {
         Self::default()
     }
 
-    /// A fixed piece length (a power of two, 16 KiB to 64 MiB) instead of [`auto_piece_length`].
+    /// A fixed piece length (a multiple of 16 KiB up to 64 MiB; powers of two are usual) instead of [`auto_piece_length`].
     pub fn piece_length(&mut self, piece_length: u32) -> &mut Self {
         self.piece_length = Some(piece_length);
         self

@@ -64,11 +64,13 @@ pub const MAX_PIECE_LENGTH: u64 = 64 * 1024 * 1024;
 impl Geometry {
     /// Builds the geometry of files with these lengths, in torrent order.
     ///
-    /// The piece length must be a power of two between 16 KiB and 64 MiB, as every mainstream
-    /// client produces and expects (BEP 3 says "almost always a power of two").
+    /// The piece length must be a multiple of 16 KiB between 16 KiB and 64 MiB. Mainstream
+    /// clients make powers of two (BEP 3: "almost always a power of two"), but torrents with
+    /// other multiples exist and libtorrent reads them; whole blocks per piece keep every piece
+    /// but the last made of full 16 KiB blocks.
     pub fn new(piece_length: u64, file_lengths: &[u64]) -> Result<Self, GeometryError> {
         if !(u64::from(BLOCK_SIZE)..=MAX_PIECE_LENGTH).contains(&piece_length)
-            || !piece_length.is_power_of_two()
+            || !piece_length.is_multiple_of(u64::from(BLOCK_SIZE))
         {
             return Err(GeometryError::BadPieceLength(piece_length));
         }
@@ -307,9 +309,24 @@ mod tests {
     }
 
     #[test]
+    fn piece_length_may_be_any_multiple_of_a_block() {
+        let g = Geometry::new(K16 * 3, &[K16 * 7 + 5]).unwrap();
+        assert_eq!(g.piece_count(), 3);
+        let last = g.piece(2).unwrap();
+        assert_eq!(g.piece_len(last), K16 as u32 + 5);
+        let covered: u32 = g
+            .spans(g.piece(1).unwrap(), 0, u32::MAX)
+            .map(|s| s.len)
+            .sum();
+        assert_eq!(covered, 3 * K16 as u32);
+    }
+
+    #[test]
     fn rejects_bad_piece_lengths_and_overflow() {
         assert!(Geometry::new(0, &[1]).is_err());
-        assert!(Geometry::new(K16 * 3, &[1]).is_err());
+        assert!(Geometry::new(K16 * 3 + 1, &[1]).is_err());
+        assert!(Geometry::new(K16 / 2, &[1]).is_err());
+        assert!(Geometry::new(MAX_PIECE_LENGTH + u64::from(K16), &[1]).is_err());
         assert!(Geometry::new(K16, &[u64::MAX, 1]).is_err());
         assert!(
             Geometry::new(K16, &[u64::MAX / 2]).is_err(),

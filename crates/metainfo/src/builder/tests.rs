@@ -140,7 +140,7 @@ fn build_errors() {
     ));
     assert!(matches!(
         TorrentBuilder::new()
-            .piece_length(3 * K16)
+            .piece_length(3 * K16 + 1)
             .build_single("f", b"x"),
         Err(BuildError::Geometry(GeometryError::BadPieceLength(_)))
     ));

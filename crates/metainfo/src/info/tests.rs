@@ -309,7 +309,7 @@ fn missing_and_mistyped_keys() {
 #[test]
 fn piece_length_and_pieces_are_checked() {
     use InfoError::*;
-    for bad in [0, 1000, 3 * K16 as i64, 128 << 20] {
+    for bad in [0, 1000, 3 * K16 as i64 + 1, 128 << 20] {
         assert_eq!(
             err(&single(K16, vec![("piece length", bint(bad))])),
             BadPieceLength(bad as u64)
