@@ -2,105 +2,17 @@
 //! on 127.0.0.1 serving a temporary directory. Prints a SKIP line when nginx is not installed
 //! (`apt-get install nginx-light`).
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, SystemTime};
 
+use support::nginx::{libtorrent_or_skip, lt_leech, nginx_or_skip};
 use swarmfs_bridge::{Bridge, BridgeError, BridgeOptions, download_from_web_seeds};
 use swarmfs_engine::{Engine, TorrentHandle, TorrentOptions};
 use swarmfs_http_storage::{HttpError, HttpOptions};
 use swarmfs_memory::MemoryStorage;
-use swarmfs_metainfo::{Magnet, SafePath, TorrentBuilder};
+use swarmfs_metainfo::{Magnet, SafePath, Torrent, TorrentBuilder};
 use swarmfs_storage::conformance::pattern;
-
-struct Nginx {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-    www: PathBuf,
-}
-
-impl Nginx {
-    fn start() -> Option<Self> {
-        let bin = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())?;
-        let dir = tempfile::tempdir().unwrap();
-        let www = dir.path().join("www");
-        let tmp = dir.path().join("tmp");
-        std::fs::create_dir_all(&www).unwrap();
-        std::fs::create_dir_all(&tmp).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.path().display();
-        let conf = format!(
-            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid;\n\
-             error_log {d}/error.log;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{ access_log off; client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp;\n\
-             fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
-             keepalive_requests 100000;\n\
-             server {{ listen 127.0.0.1:{port}; root {d}/www;\n\
-             location /old/ {{ rewrite ^/old/(.*)$ /$1 redirect; }} }} }}\n"
-        );
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(bin)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let mut me = Self {
-            child,
-            port,
-            _dir: dir,
-            www,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(me);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = me.child.kill();
-        None
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn put(&self, path: &str, data: &[u8]) -> PathBuf {
-        let p = self.www.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, data).unwrap();
-        p
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn nginx_or_skip(test: &str) -> Option<Nginx> {
-    let n = Nginx::start();
-    if n.is_none() {
-        println!("SKIP {test}: nginx not installed (apt-get install nginx-light)");
-    }
-    n
-}
 
 async fn engine() -> Engine {
     Engine::builder()
@@ -134,14 +46,43 @@ fn options() -> BridgeOptions {
     o
 }
 
+/// Downloads the bridge's torrent with a libtorrent leecher (skipped without libtorrent) and
+/// compares what it saved with `files` (path under the save directory, bytes).
+fn libtorrent_leech(
+    nginx: &support::nginx::Nginx,
+    bridge: &Bridge,
+    listen: std::net::SocketAddr,
+    files: &[(&str, &[u8])],
+) {
+    if !libtorrent_or_skip("libtorrent leecher") {
+        return;
+    }
+    let scratch = nginx.scratch(bridge.torrent().info().name());
+    // Without url-list: every byte must come from the bridge, not from nginx directly.
+    let torrent = Torrent::new(bridge.torrent().info().clone());
+    let path = scratch.join("t.torrent");
+    std::fs::write(&path, torrent.to_bytes()).unwrap();
+    let save = scratch.join("lt");
+    std::fs::create_dir_all(&save).unwrap();
+    let (ok, out) = lt_leech(&path, &save, listen);
+    assert!(ok, "libtorrent leecher failed: {out}");
+    println!("libtorrent leecher: {}", out.trim());
+    for (name, data) in files {
+        let got = std::fs::read(save.join(name)).unwrap();
+        assert!(got == *data, "libtorrent saved different bytes for {name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nginx_bridge_seeds_a_large_file_and_a_set() {
-    let Some(nginx) = nginx_or_skip("nginx_bridge_seeds_a_large_file_and_a_set") else {
+async fn nginx_bridge_seeds_64mib_and_a_set_to_swarmfs_and_libtorrent() {
+    let Some(nginx) = nginx_or_skip("nginx_bridge_seeds_64mib_and_a_set_to_swarmfs_and_libtorrent")
+    else {
         return;
     };
-    let big = pattern(31, 16 << 20);
+    let big = pattern(31, 64 << 20);
     nginx.put("/big.bin", &big);
     let seeder = engine().await;
+    let listen = seeder.listen_addr();
     let bridge = Bridge::seed_urls(&seeder, &[nginx.url("/big.bin")], &options(), |_, _| {})
         .await
         .unwrap();
@@ -151,32 +92,49 @@ async fn nginx_bridge_seeds_a_large_file_and_a_set() {
         "streamed once: {streamed}"
     );
     let (leecher, _, got) = download(&bridge.magnet(), big.len()).await;
-    assert!(got == big, "leecher bytes differ");
+    assert!(got == big, "swarmfs leecher bytes differ");
+    leecher.shutdown().await;
     let fetched = bridge.http_stats().bytes_fetched;
     println!(
-        "nginx bridge: origin bytes fetched per byte served {:.3}",
+        "nginx bridge, 64 MiB to a swarmfs leecher: origin bytes fetched per byte served {:.3}",
         fetched as f64 / big.len() as f64
     );
-    leecher.shutdown().await;
+    libtorrent_leech(&nginx, &bridge, listen, &[("big.bin", &big)]);
+    assert_eq!(bridge.verify_stats().pieces_refused, 0);
     bridge.stop().await.unwrap();
 
-    let a = pattern(32, 3_000_000);
-    let b = pattern(33, 1_000_001);
+    let a = pattern(32, 5_000_000);
+    let b = pattern(33, 1);
+    let c = pattern(34, 3_333_333);
     nginx.put("/set/a.bin", &a);
     nginx.put("/set/b.bin", &b);
+    nginx.put("/other/c.bin", &c);
     let mut opts = options();
     opts.build.name = Some("set".into());
     let bridge = Bridge::seed_urls(
         &seeder,
-        &[nginx.url("/set/a.bin"), nginx.url("/set/b.bin")],
+        &[
+            nginx.url("/set/a.bin"),
+            nginx.url("/set/b.bin"),
+            nginx.url("/other/c.bin"),
+        ],
         &opts,
         |_, _| {},
     )
     .await
     .unwrap();
-    let (leecher, _, got) = download(&bridge.magnet(), a.len() + b.len()).await;
-    assert!(got[..a.len()] == a[..] && got[a.len()..] == b[..]);
+    assert_eq!(bridge.torrent().info().files().len(), 3);
+    let (leecher, _, got) = download(&bridge.magnet(), a.len() + b.len() + c.len()).await;
+    let whole = [a.as_slice(), &b, &c].concat();
+    assert!(got == whole, "swarmfs leecher bytes differ");
     leecher.shutdown().await;
+    libtorrent_leech(
+        &nginx,
+        &bridge,
+        listen,
+        &[("set/a.bin", &a), ("set/b.bin", &b), ("set/c.bin", &c)],
+    );
+    assert_eq!(bridge.verify_stats().pieces_refused, 0);
     seeder.shutdown().await;
 }
 
