@@ -70,7 +70,7 @@ impl Geometry {
     /// but the last made of full 16 KiB blocks.
     pub fn new(piece_length: u64, file_lengths: &[u64]) -> Result<Self, GeometryError> {
         if !(u64::from(BLOCK_SIZE)..=MAX_PIECE_LENGTH).contains(&piece_length)
-            || !piece_length.is_multiple_of(u64::from(BLOCK_SIZE))
+            || piece_length % u64::from(BLOCK_SIZE) != 0
         {
             return Err(GeometryError::BadPieceLength(piece_length));
         }
@@ -326,7 +326,7 @@ mod tests {
         assert!(Geometry::new(0, &[1]).is_err());
         assert!(Geometry::new(K16 * 3 + 1, &[1]).is_err());
         assert!(Geometry::new(K16 / 2, &[1]).is_err());
-        assert!(Geometry::new(MAX_PIECE_LENGTH + u64::from(K16), &[1]).is_err());
+        assert!(Geometry::new(MAX_PIECE_LENGTH + K16, &[1]).is_err());
         assert!(Geometry::new(K16, &[u64::MAX, 1]).is_err());
         assert!(
             Geometry::new(K16, &[u64::MAX / 2]).is_err(),
