@@ -1,6 +1,6 @@
 //! The Rust client: the npm `WebTorrentRemoteClient`'s job, with an event stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,18 +12,29 @@ use crate::protocol::{AddOptions, ClientMessage, DestroyOptions, ServerMessage, 
 use crate::server::RemoteServer;
 use crate::transport::{CLIENT_QUEUE, Router};
 
+mod ext;
+
+pub use ext::FileChunk;
+
+/// Messages [`RemoteClient::wait_for`] set aside for [`RemoteClient::next_event`]; past this
+/// the oldest are dropped.
+const BACKLOG: usize = 4096;
+
 /// Client options.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ClientOptions {
     /// Send a heartbeat this often; zero disables. Default 5 s, as the npm client.
     pub heartbeat: Duration,
+    /// How long an extension request (`list`, `pause`, ...) waits for its answer. Default 60 s.
+    pub request_timeout: Duration,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             heartbeat: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -32,6 +43,12 @@ impl ClientOptions {
     /// Sets the heartbeat interval.
     pub fn heartbeat(mut self, every: Duration) -> Self {
         self.heartbeat = every;
+        self
+    }
+
+    /// Sets how long extension requests wait for their answer.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
         self
     }
 }
@@ -55,6 +72,22 @@ pub enum ClientError {
         /// The key it was asked under.
         torrent_key: String,
     },
+    /// The server answered an extension request with `swarmfs/v1/failed`.
+    #[error("request {request_id} failed: {message}")]
+    Failed {
+        /// The request.
+        request_id: String,
+        /// The server's reason.
+        message: String,
+    },
+    /// The server answered with a message of the wrong shape.
+    #[error("unexpected answer {kind} to request {request_id}")]
+    Unexpected {
+        /// The request.
+        request_id: String,
+        /// The answer's type.
+        kind: &'static str,
+    },
 }
 
 type Outbound = Arc<dyn Fn(ClientMessage) + Send + Sync>;
@@ -69,6 +102,9 @@ pub struct RemoteClient {
     heartbeat: Option<JoinHandle<()>>,
     destroyed: bool,
     foreign: u64,
+    backlog: VecDeque<ServerMessage>,
+    next_request: u64,
+    request_timeout: Duration,
 }
 
 impl std::fmt::Debug for RemoteClient {
@@ -129,6 +165,9 @@ impl RemoteClient {
             heartbeat,
             destroyed: false,
             foreign: 0,
+            backlog: VecDeque::new(),
+            next_request: 0,
+            request_timeout: options.request_timeout,
         }
     }
 
@@ -240,8 +279,15 @@ impl RemoteClient {
     }
 
     /// The next message for this client (others are skipped), or `None` when the connection
-    /// closed.
+    /// closed. Messages [`RemoteClient::wait_for`] passed over come first.
     pub async fn next_event(&mut self) -> Option<ServerMessage> {
+        if let Some(m) = self.backlog.pop_front() {
+            return Some(m);
+        }
+        self.next_fresh().await
+    }
+
+    async fn next_fresh(&mut self) -> Option<ServerMessage> {
         loop {
             let m = self.incoming.recv().await?;
             if m.client_key() != self.key {
@@ -253,19 +299,31 @@ impl RemoteClient {
         }
     }
 
-    /// Waits up to `timeout` for a message matching `pred`, applying the others.
+    /// Waits up to `timeout` for a message matching `pred` (looking first at those set
+    /// aside earlier). The others are applied to the torrents' props and set aside for
+    /// [`RemoteClient::next_event`] (the oldest beyond 4,096 are dropped).
     pub async fn wait_for(
         &mut self,
         timeout: Duration,
         mut pred: impl FnMut(&ServerMessage) -> bool,
     ) -> Result<ServerMessage, ClientError> {
+        if let Some(i) = self.backlog.iter().position(&mut pred) {
+            if let Some(m) = self.backlog.remove(i) {
+                return Ok(m);
+            }
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match tokio::time::timeout_at(deadline, self.next_event()).await {
+            match tokio::time::timeout_at(deadline, self.next_fresh()).await {
                 Err(_) => return Err(ClientError::TimedOut { timeout }),
                 Ok(None) => return Err(ClientError::Closed),
                 Ok(Some(m)) if pred(&m) => return Ok(m),
-                Ok(Some(_)) => {}
+                Ok(Some(m)) => {
+                    if self.backlog.len() >= BACKLOG {
+                        self.backlog.pop_front();
+                    }
+                    self.backlog.push_back(m);
+                }
             }
         }
     }

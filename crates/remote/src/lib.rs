@@ -6,10 +6,40 @@
 //! `upload`, `done`, `update`, `warning`, `error` and `server-ready`. Every message carries the
 //! `clientKey` of the one client it is for.
 //!
+//! # The `swarmfs/v1/` extension
+//!
+//! Beyond the seed, message types starting with [`EXT_PREFIX`] (`swarmfs/v1/`) form a
+//! versioned namespace. A breaking change moves every one of them to `swarmfs/v2/`; a server
+//! treats types of a version it does not speak as unknown (a `warning`), so an old server never
+//! misreads a new request. webtorrent-remote clients never see these types unless they send
+//! them. Each request carries a client-chosen `requestId` and gets exactly one answer carrying
+//! it: the reply below, or `swarmfs/v1/failed` with `error.message`.
+//!
+//! | request (client → server) | fields | answer |
+//! |---|---|---|
+//! | `swarmfs/v1/list` | | `swarmfs/v1/torrents` {`torrents`: [torrent props + `hasMetadata`, `paused`, `done`, `subscribers`], `truncated`} |
+//! | `swarmfs/v1/pause`, `swarmfs/v1/resume` | `infoHash` | `swarmfs/v1/ok` |
+//! | `swarmfs/v1/remove` | `infoHash`, `deleteData` (default false) | `swarmfs/v1/ok`; its followers get `error` |
+//! | `swarmfs/v1/select-files` | `infoHash`, `files` (indices into `files`) | `swarmfs/v1/ok` |
+//! | `swarmfs/v1/read-dir` | `infoHash`, `path` | `swarmfs/v1/dir` {`entries`: [{`name`, `len`, `isDir`}], `truncated`} |
+//! | `swarmfs/v1/read-file` | `infoHash`, `path`, `offset`, `length` (≤ [`MAX_READ_LEN`]) | `swarmfs/v1/bytes` {`offset`, `fileLength`, `data` (base64)} |
+//! | `swarmfs/v1/watch-mutable` | `url` (BEP 46 magnet), `interval` (ms) | `swarmfs/v1/ok`, then `swarmfs/v1/mutable-update` {`url`, `seq`, `infoHash`, `magnet`} for the current and each newer version |
+//! | `swarmfs/v1/unwatch-mutable` | `requestId` of the watch | `swarmfs/v1/ok` |
+//!
+//! Sizes are bounded: a list holds at most 256 torrents, a listing 256 entries, a read 32 KiB;
+//! reads wait at most [`ServerConfig::read_timeout`] and at most [`ServerConfig::max_reads`]
+//! run at once.
+//!
+//! # Parts
+//!
 //! - [`protocol`]: the message types and a bounded, typed decoder.
-//! - [`RemoteServer`]: the transport-agnostic server core over a swarmfs [`swarmfs::Client`];
-//!   it hands outgoing messages to a [`Transport`].
-//! - [`RemoteClient`]: the Rust client (heartbeats sent automatically, an event stream).
+//! - [`RemoteServer`]: the transport-agnostic server core over a swarmfs [`swarmfs::Client`]
+//!   (given, or built lazily on the first add and stopped when no torrents remain); it hands
+//!   outgoing messages to a [`Transport`].
+//! - [`RemoteClient`]: the Rust client (heartbeats sent automatically, an event stream, the
+//!   extension requests as async methods: [`RemoteClient::list`], [`RemoteClient::pause`],
+//!   [`RemoteClient::resume`], [`RemoteClient::remove`], [`RemoteClient::select_files`],
+//!   [`RemoteClient::read_dir`], [`RemoteClient::read_file`], [`RemoteClient::watch_mutable`]).
 //! - Transports: [`Router`] (routes by `clientKey` to bounded queues), in-process clients, and
 //!   newline-delimited JSON over TCP ([`TcpServer`], [`RemoteClient::connect_tcp`]; loopback
 //!   by default, a token required on any other address).
@@ -21,8 +51,11 @@ mod server;
 mod tcp;
 mod transport;
 
-pub use client::{ClientError, ClientOptions, RemoteClient};
-pub use protocol::{ClientMessage, DecodeError, MAX_MESSAGE_LEN, ServerMessage, TorrentInfo};
+pub use client::{ClientError, ClientOptions, FileChunk, RemoteClient};
+pub use protocol::{
+    ClientMessage, DecodeError, DirEntryInfo, EXT_PREFIX, MAX_MESSAGE_LEN, MAX_READ_LEN,
+    ServerMessage, TorrentEntry, TorrentInfo,
+};
 pub use server::{RemoteServer, ServerConfig};
 pub use tcp::{MAX_BAD_LINES, TcpError, TcpServer};
 pub use transport::{CLIENT_QUEUE, Router, Transport};

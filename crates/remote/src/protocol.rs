@@ -7,6 +7,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod ext;
+
+pub use ext::{DirEntryInfo, EXT_PREFIX, MAX_READ_LEN, TorrentEntry};
+
 /// The largest message accepted, in bytes of JSON.
 pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
 
@@ -131,6 +135,115 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         opts: Option<DestroyOptions>,
     },
+    /// Extension: list every torrent the server holds; `swarmfs/v1/torrents` answers.
+    #[serde(rename = "swarmfs/v1/list")]
+    List {
+        /// The client.
+        client_key: String,
+        /// Echoed in the answer.
+        request_id: String,
+    },
+    /// Extension: pause a torrent (peers disconnected until resumed); `swarmfs/v1/ok` answers.
+    #[serde(rename = "swarmfs/v1/pause")]
+    Pause {
+        /// The client.
+        client_key: String,
+        /// Echoed in the answer.
+        request_id: String,
+        /// Hex info hash.
+        info_hash: String,
+    },
+    /// Extension: resume a paused torrent; `swarmfs/v1/ok` answers.
+    #[serde(rename = "swarmfs/v1/resume")]
+    Resume {
+        /// The client.
+        client_key: String,
+        /// Echoed in the answer.
+        request_id: String,
+        /// Hex info hash.
+        info_hash: String,
+    },
+    /// Extension: remove a torrent now, whoever follows it (they get an `error`), with or
+    /// without its data; `swarmfs/v1/ok` answers.
+    #[serde(rename = "swarmfs/v1/remove")]
+    Remove {
+        /// The client.
+        client_key: String,
+        /// Echoed in the answer.
+        request_id: String,
+        /// Hex info hash.
+        info_hash: String,
+        /// Also delete the downloaded data.
+        #[serde(default)]
+        delete_data: bool,
+    },
+    /// Extension: download only these files (indices into the torrent's `files`); the
+    /// others are skipped. `swarmfs/v1/ok` answers.
+    #[serde(rename = "swarmfs/v1/select-files")]
+    SelectFiles {
+        /// The client.
+        client_key: String,
+        /// Echoed in the answer.
+        request_id: String,
+        /// Hex info hash.
+        info_hash: String,
+        /// Indices of the wanted files.
+        files: Vec<u32>,
+    },
+    /// Extension: list a directory of a torrent's archive; `swarmfs/v1/dir` answers.
+    #[serde(rename = "swarmfs/v1/read-dir")]
+    ReadDir {
+        /// The client.
+        client_key: String,
+        /// Echoed in the answer.
+        request_id: String,
+        /// Hex info hash.
+        info_hash: String,
+        /// `/`-separated path inside the archive (`/` is its root).
+        path: String,
+    },
+    /// Extension: read at most [`MAX_READ_LEN`] bytes of a file of a torrent's archive
+    /// (fetched on demand); `swarmfs/v1/bytes` answers.
+    #[serde(rename = "swarmfs/v1/read-file")]
+    ReadFile {
+        /// The client.
+        client_key: String,
+        /// Echoed in the answer.
+        request_id: String,
+        /// Hex info hash.
+        info_hash: String,
+        /// `/`-separated path inside the archive.
+        path: String,
+        /// First byte.
+        #[serde(default)]
+        offset: u64,
+        /// Bytes wanted (clamped to [`MAX_READ_LEN`]; default the most).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        length: Option<u64>,
+    },
+    /// Extension: follow a BEP 46 mutable magnet (`magnet:?xs=urn:btpk:...`):
+    /// `swarmfs/v1/mutable-update` reports its current version, then each newer one, until
+    /// `swarmfs/v1/unwatch-mutable` or the client goes.
+    #[serde(rename = "swarmfs/v1/watch-mutable")]
+    WatchMutable {
+        /// The client.
+        client_key: String,
+        /// Names the watch; every update carries it.
+        request_id: String,
+        /// The mutable magnet.
+        url: String,
+        /// How often to poll the DHT, in milliseconds (at least 100; default 30,000).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interval: Option<u64>,
+    },
+    /// Extension: stop the watch started with `requestId`; `swarmfs/v1/ok` answers.
+    #[serde(rename = "swarmfs/v1/unwatch-mutable")]
+    UnwatchMutable {
+        /// The client.
+        client_key: String,
+        /// The watch's `requestId`.
+        request_id: String,
+    },
 }
 
 const CLIENT_TYPES: &[&str] = &[
@@ -139,6 +252,15 @@ const CLIENT_TYPES: &[&str] = &[
     "create-server",
     "heartbeat",
     "destroy",
+    "swarmfs/v1/list",
+    "swarmfs/v1/pause",
+    "swarmfs/v1/resume",
+    "swarmfs/v1/remove",
+    "swarmfs/v1/select-files",
+    "swarmfs/v1/read-dir",
+    "swarmfs/v1/read-file",
+    "swarmfs/v1/watch-mutable",
+    "swarmfs/v1/unwatch-mutable",
 ];
 
 const SERVER_TYPES: &[&str] = &[
@@ -152,6 +274,12 @@ const SERVER_TYPES: &[&str] = &[
     "warning",
     "error",
     "server-ready",
+    "swarmfs/v1/torrents",
+    "swarmfs/v1/ok",
+    "swarmfs/v1/failed",
+    "swarmfs/v1/dir",
+    "swarmfs/v1/bytes",
+    "swarmfs/v1/mutable-update",
 ];
 
 impl ClientMessage {
@@ -169,6 +297,9 @@ impl ClientMessage {
         if let Some(t) = msg.torrent_key() {
             check_key("torrentKey", t)?;
         }
+        if let Some(r) = msg.request_id() {
+            check_key("requestId", r)?;
+        }
         Ok(msg)
     }
 
@@ -179,7 +310,16 @@ impl ClientMessage {
             | Self::AddTorrent { client_key, .. }
             | Self::CreateServer { client_key, .. }
             | Self::Heartbeat { client_key }
-            | Self::Destroy { client_key, .. } => client_key,
+            | Self::Destroy { client_key, .. }
+            | Self::List { client_key, .. }
+            | Self::Pause { client_key, .. }
+            | Self::Resume { client_key, .. }
+            | Self::Remove { client_key, .. }
+            | Self::SelectFiles { client_key, .. }
+            | Self::ReadDir { client_key, .. }
+            | Self::ReadFile { client_key, .. }
+            | Self::WatchMutable { client_key, .. }
+            | Self::UnwatchMutable { client_key, .. } => client_key,
         }
     }
 
@@ -189,7 +329,23 @@ impl ClientMessage {
             Self::Subscribe { torrent_key, .. }
             | Self::AddTorrent { torrent_key, .. }
             | Self::CreateServer { torrent_key, .. } => Some(torrent_key),
-            Self::Heartbeat { .. } | Self::Destroy { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// The `requestId` of an extension request.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::List { request_id, .. }
+            | Self::Pause { request_id, .. }
+            | Self::Resume { request_id, .. }
+            | Self::Remove { request_id, .. }
+            | Self::SelectFiles { request_id, .. }
+            | Self::ReadDir { request_id, .. }
+            | Self::ReadFile { request_id, .. }
+            | Self::WatchMutable { request_id, .. }
+            | Self::UnwatchMutable { request_id, .. } => Some(request_id),
+            _ => None,
         }
     }
 
@@ -417,6 +573,81 @@ pub enum ServerMessage {
         #[serde(rename = "serverURL")]
         server_url: String,
     },
+    /// Extension: the answer to `swarmfs/v1/list`.
+    #[serde(rename = "swarmfs/v1/torrents")]
+    Torrents {
+        /// The client.
+        client_key: String,
+        /// The request's id.
+        request_id: String,
+        /// The torrents, by info hash.
+        torrents: Vec<TorrentEntry>,
+        /// More torrents exist than [`ext::MAX_LIST_ENTRIES`].
+        #[serde(default)]
+        truncated: bool,
+    },
+    /// Extension: the request succeeded (pause, resume, remove, select-files,
+    /// unwatch-mutable).
+    #[serde(rename = "swarmfs/v1/ok")]
+    Ok {
+        /// The client.
+        client_key: String,
+        /// The request's id.
+        request_id: String,
+    },
+    /// Extension: the request failed.
+    #[serde(rename = "swarmfs/v1/failed")]
+    Failed {
+        /// The client.
+        client_key: String,
+        /// The request's id.
+        request_id: String,
+        /// Why.
+        error: ErrorInfo,
+    },
+    /// Extension: the answer to `swarmfs/v1/read-dir`, sorted by name.
+    #[serde(rename = "swarmfs/v1/dir")]
+    Dir {
+        /// The client.
+        client_key: String,
+        /// The request's id.
+        request_id: String,
+        /// The entries.
+        entries: Vec<DirEntryInfo>,
+        /// More entries exist than [`ext::MAX_DIR_ENTRIES`].
+        #[serde(default)]
+        truncated: bool,
+    },
+    /// Extension: the answer to `swarmfs/v1/read-file`.
+    #[serde(rename = "swarmfs/v1/bytes")]
+    Bytes {
+        /// The client.
+        client_key: String,
+        /// The request's id.
+        request_id: String,
+        /// Where the bytes start in the file.
+        offset: u64,
+        /// The file's length.
+        file_length: u64,
+        /// The bytes, base64 (fewer than asked at the end of the file).
+        data: String,
+    },
+    /// Extension: a version of a watched mutable magnet (the current one, then each newer).
+    #[serde(rename = "swarmfs/v1/mutable-update")]
+    MutableUpdate {
+        /// The client.
+        client_key: String,
+        /// The watch's `requestId`.
+        request_id: String,
+        /// The mutable magnet.
+        url: String,
+        /// BEP 44 sequence number.
+        seq: i64,
+        /// Hex info hash of the version.
+        info_hash: String,
+        /// The version as a plain magnet link.
+        magnet: String,
+    },
 }
 
 impl ServerMessage {
@@ -446,7 +677,26 @@ impl ServerMessage {
             | Self::Update { client_key, .. }
             | Self::Warning { client_key, .. }
             | Self::Error { client_key, .. }
-            | Self::ServerReady { client_key, .. } => client_key,
+            | Self::ServerReady { client_key, .. }
+            | Self::Torrents { client_key, .. }
+            | Self::Ok { client_key, .. }
+            | Self::Failed { client_key, .. }
+            | Self::Dir { client_key, .. }
+            | Self::Bytes { client_key, .. }
+            | Self::MutableUpdate { client_key, .. } => client_key,
+        }
+    }
+
+    /// The `requestId` of an extension reply.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Torrents { request_id, .. }
+            | Self::Ok { request_id, .. }
+            | Self::Failed { request_id, .. }
+            | Self::Dir { request_id, .. }
+            | Self::Bytes { request_id, .. }
+            | Self::MutableUpdate { request_id, .. } => Some(request_id),
+            _ => None,
         }
     }
 
@@ -464,6 +714,7 @@ impl ServerMessage {
             Self::Warning { torrent_key, .. } | Self::Error { torrent_key, .. } => {
                 torrent_key.as_deref()
             }
+            _ => None,
         }
     }
 
@@ -480,6 +731,12 @@ impl ServerMessage {
             Self::Warning { .. } => "warning",
             Self::Error { .. } => "error",
             Self::ServerReady { .. } => "server-ready",
+            Self::Torrents { .. } => "swarmfs/v1/torrents",
+            Self::Ok { .. } => "swarmfs/v1/ok",
+            Self::Failed { .. } => "swarmfs/v1/failed",
+            Self::Dir { .. } => "swarmfs/v1/dir",
+            Self::Bytes { .. } => "swarmfs/v1/bytes",
+            Self::MutableUpdate { .. } => "swarmfs/v1/mutable-update",
         }
     }
 
@@ -706,6 +963,117 @@ mod tests {
         // Round trip.
         let back = ServerMessage::decode(w.to_value().to_string().as_bytes()).unwrap();
         assert_eq!(back, w);
+    }
+
+    #[test]
+    fn extension_messages_live_in_the_versioned_namespace() {
+        let m = dec(
+            json!({"type": "swarmfs/v1/remove", "clientKey": "c", "requestId": "r1",
+            "infoHash": "ab", "deleteData": true}),
+        );
+        assert!(matches!(
+            &m,
+            ClientMessage::Remove {
+                delete_data: true,
+                ..
+            }
+        ));
+        assert_eq!(m.request_id(), Some("r1"));
+        let m = dec(
+            json!({"type": "swarmfs/v1/remove", "clientKey": "c", "requestId": "r1",
+            "infoHash": "ab"}),
+        );
+        assert!(matches!(
+            &m,
+            ClientMessage::Remove {
+                delete_data: false,
+                ..
+            }
+        ));
+        let m = dec(
+            json!({"type": "swarmfs/v1/read-file", "clientKey": "c", "requestId": "r",
+            "infoHash": "ab", "path": "/a"}),
+        );
+        assert!(matches!(
+            &m,
+            ClientMessage::ReadFile {
+                offset: 0,
+                length: None,
+                ..
+            }
+        ));
+        let m = dec(json!({"type": "swarmfs/v1/select-files", "clientKey": "c",
+            "requestId": "r", "infoHash": "ab", "files": [0, 2]}));
+        assert!(matches!(&m, ClientMessage::SelectFiles { files, .. } if files == &[0, 2]));
+        // Every client type round-trips through JSON with its namespaced name.
+        for v in [
+            json!({"type": "swarmfs/v1/list", "clientKey": "c", "requestId": "r"}),
+            json!({"type": "swarmfs/v1/pause", "clientKey": "c", "requestId": "r", "infoHash": "a"}),
+            json!({"type": "swarmfs/v1/resume", "clientKey": "c", "requestId": "r", "infoHash": "a"}),
+            json!({"type": "swarmfs/v1/read-dir", "clientKey": "c", "requestId": "r",
+                "infoHash": "a", "path": "/"}),
+            json!({"type": "swarmfs/v1/watch-mutable", "clientKey": "c", "requestId": "r",
+                "url": "magnet:?xs=urn:btpk:00", "interval": 500}),
+            json!({"type": "swarmfs/v1/unwatch-mutable", "clientKey": "c", "requestId": "r"}),
+        ] {
+            assert_eq!(dec(v.clone()).to_value(), v);
+        }
+        let e = |v: Value| ClientMessage::decode(v.to_string().as_bytes()).unwrap_err();
+        // A request without its id, with an empty id, or of an unknown version.
+        assert!(matches!(
+            e(json!({"type": "swarmfs/v1/list", "clientKey": "c"})),
+            DecodeError::Malformed { .. }
+        ));
+        assert!(matches!(
+            e(json!({"type": "swarmfs/v1/list", "clientKey": "c", "requestId": ""})),
+            DecodeError::BadKey {
+                field: "requestId",
+                ..
+            }
+        ));
+        assert!(matches!(
+            e(json!({"type": "swarmfs/v2/list", "clientKey": "c", "requestId": "r"})),
+            DecodeError::UnknownType { .. }
+        ));
+        let r = ServerMessage::Bytes {
+            client_key: "c".into(),
+            request_id: "r".into(),
+            offset: 5,
+            file_length: 9,
+            data: ext::base64_encode(b"abcd"),
+        };
+        assert_eq!(
+            r.to_value(),
+            json!({"type": "swarmfs/v1/bytes", "clientKey": "c", "requestId": "r", "offset": 5,
+                "fileLength": 9, "data": "YWJjZA=="})
+        );
+        assert_eq!(r.kind(), "swarmfs/v1/bytes");
+        let l = ServerMessage::Torrents {
+            client_key: "c".into(),
+            request_id: "r".into(),
+            torrents: vec![TorrentEntry {
+                torrent: TorrentInfo {
+                    info_hash: Some("ab".into()),
+                    progress: Some(1.0),
+                    ..TorrentInfo::default()
+                },
+                has_metadata: true,
+                paused: false,
+                done: true,
+                subscribers: 2,
+            }],
+            truncated: false,
+        };
+        assert_eq!(
+            l.to_value(),
+            json!({"type": "swarmfs/v1/torrents", "clientKey": "c", "requestId": "r",
+                "truncated": false, "torrents": [{"infoHash": "ab", "progress": 1.0,
+                "hasMetadata": true, "paused": false, "done": true, "subscribers": 2}]})
+        );
+        assert_eq!(
+            ServerMessage::decode(l.to_value().to_string().as_bytes()).unwrap(),
+            l
+        );
     }
 
     #[test]

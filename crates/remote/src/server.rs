@@ -2,6 +2,7 @@
 //! [`Client`], and hands [`ServerMessage`]s to a [`Transport`].
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use swarmfs::{Archive, Client};
 use swarmfs_engine::TorrentHandle;
 use swarmfs_http::{ServerHandle, StreamServer};
 use swarmfs_metainfo::InfoHash;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -18,8 +20,11 @@ use crate::protocol::{
 };
 use crate::transport::Transport;
 
+mod engine;
+mod ext;
 mod swarm;
 
+use engine::EngineSlot;
 use swarm::{error_msg, parse_id, progress_of, ready, run_torrent, teardown, torrent_id_to_magnet};
 
 /// Server options (the seed's `heartbeatTimeout`, `updateInterval`, `trace`, and limits).
@@ -45,6 +50,12 @@ pub struct ServerConfig {
     pub max_keys_per_client: usize,
     /// Log the lifecycle lines the seed shows (at `info` level through `tracing`).
     pub trace: bool,
+    /// How long a `swarmfs/v1/read-dir` or `read-file` may wait for its data. Default 60 s.
+    pub read_timeout: Duration,
+    /// Most `swarmfs/v1/read-*` requests in flight at once; further ones fail. Default 32.
+    pub max_reads: usize,
+    /// Most `swarmfs/v1/watch-mutable` watches one client may hold. Default 16.
+    pub max_watches_per_client: usize,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +70,9 @@ impl Default for ServerConfig {
             max_torrents: 256,
             max_keys_per_client: 256,
             trace: false,
+            read_timeout: Duration::from_secs(60),
+            max_reads: 32,
+            max_watches_per_client: 16,
         }
     }
 }
@@ -80,10 +94,11 @@ impl std::fmt::Debug for RemoteServer {
 }
 
 struct Inner {
-    client: Client,
+    engine: EngineSlot,
     transport: Arc<dyn Transport>,
     config: ServerConfig,
     state: Mutex<State>,
+    reads: Arc<Semaphore>,
 }
 
 #[derive(Default)]
@@ -98,6 +113,8 @@ struct State {
 struct ClientState {
     last_seen: Instant,
     destroy_at: Option<Instant>,
+    /// `swarmfs/v1/watch-mutable` tasks by `requestId`.
+    watches: HashMap<String, JoinHandle<()>>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -121,18 +138,42 @@ struct Torrent {
     orphaned_at: Option<Instant>,
     last_counts: (u64, u64),
     done: bool,
+    paused: bool,
 }
 
 impl RemoteServer {
-    /// A server over `client`, sending through `transport`. Must be called inside a tokio
-    /// runtime: it spawns the housekeeping and update task.
+    /// A server over `client` (which the caller owns and stops), sending through
+    /// `transport`. Must be called inside a tokio runtime: it spawns the housekeeping and
+    /// update task.
     pub fn new(client: Client, transport: Arc<dyn Transport>, config: ServerConfig) -> Self {
+        Self::with_engine(EngineSlot::fixed(client), transport, config)
+    }
+
+    /// A server whose engine `factory` builds on the first add; it is stopped again when no
+    /// torrents (and no mutable watches) remain, and built anew on the next add. Must be
+    /// called inside a tokio runtime.
+    pub fn lazy<F, Fut, E>(factory: F, transport: Arc<dyn Transport>, config: ServerConfig) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Client, E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        Self::with_engine(EngineSlot::lazy(factory), transport, config)
+    }
+
+    fn with_engine(
+        engine: EngineSlot,
+        transport: Arc<dyn Transport>,
+        config: ServerConfig,
+    ) -> Self {
+        let reads = Arc::new(Semaphore::new(config.max_reads));
         let server = Self {
             inner: Arc::new(Inner {
-                client,
+                engine,
                 transport,
                 config,
                 state: Mutex::new(State::default()),
+                reads,
             }),
         };
         let weak = Arc::downgrade(&server.inner);
@@ -161,9 +202,19 @@ impl RemoteServer {
         &self.inner.config
     }
 
-    /// The swarmfs client the server drives.
-    pub fn client(&self) -> &Client {
-        &self.inner.client
+    /// The swarmfs client the server drives, while one runs.
+    pub fn client(&self) -> Option<Client> {
+        self.inner.engine.current()
+    }
+
+    /// Whether an engine runs (always, for a server made with [`RemoteServer::new`]).
+    pub fn engine_running(&self) -> bool {
+        self.inner.engine.current().is_some()
+    }
+
+    /// How many engines a [`RemoteServer::lazy`] server has built so far.
+    pub fn engines_started(&self) -> u64 {
+        self.inner.engine.started()
     }
 
     /// Number of torrents the server holds.
@@ -207,6 +258,7 @@ impl RemoteServer {
                     ClientState {
                         last_seen: now,
                         destroy_at: None,
+                        watches: HashMap::new(),
                     },
                 );
             }
@@ -255,15 +307,19 @@ impl RemoteServer {
                     }
                 }
             }
+            ext => self.ext(key, ext),
         }
     }
 
-    /// Removes every torrent and stops the background task.
+    /// Removes every torrent, stops the background task, and stops the engine if the server
+    /// built it.
     pub async fn shutdown(&self) {
         let (torrents, ticker) = {
             let mut st = self.lock();
             st.stopped = true;
-            st.clients.clear();
+            for (_, c) in st.clients.drain() {
+                c.watches.values().for_each(JoinHandle::abort);
+            }
             let t: Vec<Torrent> = st.torrents.drain().map(|(_, t)| t).collect();
             (t, st.ticker.take())
         };
@@ -271,7 +327,23 @@ impl RemoteServer {
             t.abort();
         }
         for t in torrents {
-            teardown(self.inner.client.clone(), t).await;
+            teardown(self.inner.engine.current(), t, false).await;
+        }
+        self.inner.engine.stop_owned().await;
+    }
+
+    /// Stops a lazy engine when no torrent and no watch needs it.
+    async fn stop_engine_if_idle(&self) {
+        let stopped = self
+            .inner
+            .engine
+            .stop_if(|| {
+                let st = self.lock();
+                st.torrents.is_empty() && st.clients.values().all(|c| c.watches.is_empty())
+            })
+            .await;
+        if stopped && self.inner.config.trace {
+            tracing::info!("no torrents left, engine stopped");
         }
     }
 
@@ -377,6 +449,7 @@ impl RemoteServer {
                     orphaned_at: None,
                     last_counts: (0, 0),
                     done: false,
+                    paused: false,
                 },
             );
         }
@@ -495,7 +568,13 @@ impl RemoteServer {
 
     fn kill_client(&self, key: &str) {
         let mut st = self.lock();
-        st.clients.remove(key);
+        if let Some(c) = st.clients.remove(key) {
+            if !c.watches.is_empty() {
+                c.watches.values().for_each(JoinHandle::abort);
+                let this = self.clone();
+                tokio::spawn(async move { this.stop_engine_if_idle().await });
+            }
+        }
         let now = Instant::now();
         for t in st.torrents.values_mut() {
             let before = t.subs.len();
@@ -556,14 +635,18 @@ impl RemoteServer {
                     t.info.name.as_deref().unwrap_or("")
                 );
             }
-            tokio::spawn(teardown(self.inner.client.clone(), t));
+            let this = self.clone();
+            tokio::spawn(async move {
+                teardown(this.inner.engine.current(), t, false).await;
+                this.stop_engine_if_idle().await;
+            });
         }
     }
 
     fn handle_of(&self, t: &Torrent) -> Option<TorrentHandle> {
         match &t.archive {
             Some(a) => a.torrent().cloned(),
-            None => self.inner.client.engine().torrent(&t.info_hash),
+            None => self.inner.engine.current()?.engine().torrent(&t.info_hash),
         }
     }
 

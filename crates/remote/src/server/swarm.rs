@@ -16,7 +16,17 @@ pub(super) async fn run_torrent(server: RemoteServer, id: u64, ih: InfoHash, mag
     let opts = LookupOptions::default()
         .seed(true)
         .timeout(server.inner.config.metadata_timeout);
-    let archive = match server.inner.client.lookup(&magnet, opts).await {
+    let client = match server.inner.engine.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            let text = format!("cannot start the engine: {e}");
+            server.to_subs(ih, id, |s, _| {
+                error_msg(&s.client_key, Some(&s.torrent_key), &text, false)
+            });
+            return;
+        }
+    };
+    let archive = match client.lookup(&magnet, opts).await {
         Ok(a) => a,
         Err(e) => {
             let text = format!("{e}");
@@ -100,6 +110,11 @@ pub(super) fn attach(
                 .collect(),
         );
     }
+    if t.paused {
+        if let Some(h) = archive.torrent() {
+            let _ = h.pause();
+        }
+    }
     t.archive = Some(archive);
     server.maybe_start_server(t);
     None
@@ -120,7 +135,9 @@ pub(super) fn send_done(server: &RemoteServer, ih: InfoHash, id: u64, stats: &To
     });
 }
 
-pub(super) async fn teardown(client: Client, mut t: Torrent) {
+/// Ends a torrent's task and streaming server and removes it from the engine (deleting its
+/// data when `delete` is set).
+pub(super) async fn teardown(client: Option<Client>, mut t: Torrent, delete: bool) {
     if let Some(task) = t.task.take() {
         task.abort();
     }
@@ -129,11 +146,16 @@ pub(super) async fn teardown(client: Client, mut t: Torrent) {
     }
     match t.archive.take() {
         Some(a) => {
+            // Closing removes the torrent if the archive added it; deleting data removes it
+            // in any case.
+            if let Some(h) = a.torrent().filter(|_| delete) {
+                let _ = h.remove(true).await;
+            }
             let _ = a.close().await;
         }
         None => {
-            if let Some(h) = client.engine().torrent(&t.info_hash) {
-                let _ = h.remove(false).await;
+            if let Some(h) = client.and_then(|c| c.engine().torrent(&t.info_hash)) {
+                let _ = h.remove(delete).await;
             }
         }
     }

@@ -75,3 +75,59 @@ pub async fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// A lazy server: its engine (no DHT, no LSD) is built on the first add.
+pub fn lazy_server(config: ServerConfig) -> (RemoteServer, Arc<Router>) {
+    let router = Router::new();
+    let server = RemoteServer::lazy(
+        || async {
+            Client::builder()
+                .dht(false)
+                .lsd(false)
+                .storage(MemoryStorage::factory())
+                .build()
+                .await
+        },
+        router.clone(),
+        config,
+    );
+    (server, router)
+}
+
+/// Seeds a two-file archive (`/index.html`, `/docs/readme.txt`); magnet and both contents.
+pub async fn seed_site(seeder: &Client) -> (String, Vec<u8>, Vec<u8>) {
+    let draft = Archive::with_name("site", MemoryStorage::factory());
+    let index = pattern(50_000, 7);
+    let readme = pattern(90_000, 8);
+    draft.write_file("/index.html", &index).await.unwrap();
+    draft.write_file("/docs/readme.txt", &readme).await.unwrap();
+    (seeder.seed(&draft).await.unwrap(), index, readme)
+}
+
+/// `n` DHT nodes on 127.0.0.1 that know each other.
+pub async fn dht_network(n: usize) -> Vec<swarmfs_dht::Dht> {
+    use swarmfs_dht::Dht;
+    let first = Dht::builder().build().await.unwrap();
+    let boot = [first.local_addr()];
+    let mut nodes = vec![first];
+    for _ in 1..n {
+        let node = Dht::builder().bootstrap(&boot).build().await.unwrap();
+        node.bootstrapped().await.unwrap();
+        nodes.push(node);
+    }
+    for node in &nodes {
+        node.find_node(node.id()).await.unwrap();
+    }
+    nodes
+}
+
+/// A client builder for the private DHT `boot`, with short intervals.
+pub fn dht_builder(boot: &[String]) -> swarmfs::ClientBuilder {
+    let mut b = Client::builder();
+    b.dht_bootstrap(boot.iter().cloned())
+        .lsd(false)
+        .storage(MemoryStorage::factory())
+        .update_interval(Duration::from_millis(200))
+        .peer_search_interval(Duration::from_millis(200));
+    b
+}
