@@ -44,6 +44,7 @@ macro_rules! conformance_tests {
             conformance_piece_store_recheck => piece_store_recheck,
             conformance_piece_store_recheck_async_reads => piece_store_recheck_async_reads,
             conformance_piece_store_truncated_behind_back => piece_store_truncated_behind_back,
+            conformance_piece_store_hashed_pieces => piece_store_hashed_pieces,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn conformance_piece_store_concurrent_verify() {
@@ -620,6 +621,99 @@ pub async fn piece_store_resume(factory: Arc<dyn StorageFactory>) {
         "{report:?}"
     );
     assert_eq!(store.verified().count_ones(), 0);
+}
+
+/// Pieces hashed by the caller and written whole: a wrong digest writes nothing, queued pieces
+/// are busy and unverified until one group commit marks them all, and they survive a reopen.
+pub async fn piece_store_hashed_pieces(factory: Arc<dyn StorageFactory>) {
+    let t = TestTorrent::new(6);
+    let g = &t.geometry;
+    let piece_bytes = |i: u32| {
+        let p = g.piece(i).expect("piece");
+        let start = g.piece_start(p) as usize;
+        (p, &t.data[start..start + g.piece_len(p) as usize])
+    };
+    let digest = |d: &[u8]| -> [u8; 20] { Sha1::digest(d).into() };
+    {
+        let (store, _) = t.open(&factory, true).await;
+        // Bytes of piece 1 offered as piece 0: refused, nothing written.
+        let (p0, d0) = piece_bytes(0);
+        let (_, d1) = piece_bytes(1);
+        assert!(
+            !store
+                .write_hashed_piece(p0, d1, &digest(d1))
+                .await
+                .expect("write")
+        );
+        assert!(
+            store
+                .file(0)
+                .expect("file")
+                .stamp()
+                .await
+                .expect("stamp")
+                .is_none(),
+            "a refused piece was written"
+        );
+        assert!(matches!(
+            store
+                .write_hashed_piece(p0, &d0[1..], &digest(&d0[1..]))
+                .await,
+            Err(PieceStoreError::OutOfPiece { .. })
+        ));
+        for i in [0, 2, 3] {
+            let (p, d) = piece_bytes(i);
+            assert!(
+                store
+                    .write_hashed_piece(p, d, &digest(d))
+                    .await
+                    .expect("write")
+            );
+        }
+        assert_eq!(store.uncommitted(), 3);
+        assert_eq!(store.verified().count_ones(), 0, "marked before the commit");
+        assert!(matches!(
+            store.write_block(p0, 0, &d0[..100]).await,
+            Err(PieceStoreError::Busy { .. })
+        ));
+        assert!(matches!(
+            store.verify_piece(p0).await,
+            Err(PieceStoreError::Busy { .. })
+        ));
+        assert!(matches!(
+            store.write_hashed_piece(p0, d0, &digest(d0)).await,
+            Err(PieceStoreError::Busy { .. })
+        ));
+        let mut buf = vec![0u8; d0.len()];
+        store
+            .read(p0, 0, &mut buf)
+            .await
+            .expect("read queued piece");
+        assert!(buf == d0);
+        assert_eq!(store.commit_hashed().await.expect("commit"), 3);
+        assert_eq!(store.uncommitted(), 0);
+        assert_eq!(store.commit_hashed().await.expect("empty commit"), 0);
+        let v = store.verified();
+        assert!(v.get(0) && !v.get(1) && v.get(2) && v.get(3), "{v:?}");
+        assert!(matches!(
+            store.write_hashed_piece(p0, d0, &digest(d0)).await,
+            Err(PieceStoreError::AlreadyVerified { .. })
+        ));
+        // The other path still works beside it.
+        t.write_piece(&store, 1).await;
+        assert!(
+            store
+                .verify_piece(g.piece(1).expect("piece"))
+                .await
+                .expect("verify")
+        );
+    }
+    let (store, report) = t.open(&factory, true).await;
+    assert_eq!(report.resume, ResumeState::Loaded);
+    assert_eq!(report.changed_files, Vec::<usize>::new());
+    assert_eq!((report.trusted, report.dropped), (4, 0));
+    let report = store.recheck(&mut |_| {}).await.expect("recheck");
+    assert!(report.verified.all(), "committed bytes do not hash");
 }
 
 /// A full re-check finds existing data, reports monotonic progress, and drops a corrupted piece.

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use swarmfs_metainfo::{Bitfield, Geometry, PieceIndex};
 
+mod hashed;
+
 use crate::check::{check_many, check_one};
 use crate::resume::{ResumeData, ResumeError};
 use crate::{
@@ -161,8 +163,19 @@ pub struct RecheckReport {
 /// Pieces and blocks of one torrent over a storage backend.
 ///
 /// Completion rule: a piece is marked verified only after its bytes hashed to the expected SHA-1
-/// *from storage* and the files holding it were synced; the resume blob is written (atomically)
-/// after that. Verified pieces refuse writes until [`PieceStore::invalidate`] is called, so the
+/// *from storage* (or were written whole from memory that the caller hashed, with
+/// [`PieceStore::write_hashed_piece`]) and the files holding it were synced; the resume blob is
+/// written (atomically) after that.
+///
+/// Two write paths:
+/// - blocks ([`PieceStore::write_block`]) then [`PieceStore::verify_piece`] /
+///   [`PieceStore::verify_pieces`], which read the piece back and hash it;
+/// - for a caller that assembles pieces in memory (the engine): hash the piece, then
+///   [`PieceStore::write_hashed_piece`] (no read-back, no second hash), and every so often
+///   [`PieceStore::commit_hashed`] (group commit: one sync per file and one resume write for all
+///   the pieces written since the last commit).
+///
+/// Verified pieces refuse writes until [`PieceStore::invalidate`] is called, so the
 /// persisted bitfield never vouches for bytes that changed under it.
 #[derive(Debug)]
 pub struct PieceStore {
@@ -193,6 +206,9 @@ struct State {
     pending: Vec<PieceIndex>,
     /// Files the next commit syncs.
     pending_sync: BTreeSet<usize>,
+    /// Pieces written whole by [`PieceStore::write_hashed_piece`] that wait for
+    /// [`PieceStore::commit_hashed`] (they are `busy` meanwhile).
+    hashed: Vec<PieceIndex>,
 }
 
 impl PieceStore {
@@ -237,6 +253,7 @@ impl PieceStore {
                 restamp: BTreeSet::new(),
                 pending: Vec::new(),
                 pending_sync: BTreeSet::new(),
+                hashed: Vec::new(),
             }),
             geometry,
             hashes,

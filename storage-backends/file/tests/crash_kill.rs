@@ -3,6 +3,8 @@
 //! the parent SIGKILLs it at random moments, then checks, straight from the resume file and the
 //! raw files (not through the store), that every piece marked verified hashes correctly, that the
 //! verified count never goes backwards, and that no piece the child reported verified was lost.
+//! Two writer modes: 16 KiB blocks then `verify_piece` (read back and hashed), and whole pieces
+//! hashed in memory with `write_hashed_piece`, group-committed three at a time.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -20,6 +22,10 @@ use swarmfs_storage::{
 };
 
 const WRITER_ENV: &str = "SWARMFS_CRASH_WRITER_DIR";
+/// `hashed` selects the write_hashed_piece + commit_hashed writer.
+const MODE_ENV: &str = "SWARMFS_CRASH_WRITER_MODE";
+/// Pieces per group commit in the hashed mode.
+const GROUP: u32 = 3;
 const RESUME: &str = "crash-resume";
 const FILES: [(&str, u64); 5] = [
     ("c/a.bin", 100_000),
@@ -69,10 +75,11 @@ fn crash_writer_entry() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(writer(Path::new(&dir)));
+    let hashed = std::env::var(MODE_ENV).is_ok_and(|m| m == "hashed");
+    rt.block_on(writer(Path::new(&dir), hashed));
 }
 
-async fn writer(dir: &Path) {
+async fn writer(dir: &Path, hashed: bool) {
     let t = torrent();
     let factory: Arc<dyn StorageFactory> = Arc::new(FileStorage::in_dir(dir));
     let options = PieceStoreOptions::with_resume(MetaName::new(RESUME).unwrap());
@@ -109,6 +116,16 @@ async fn writer(dir: &Path) {
             store.write_block(p, b * BLOCK_SIZE, &junk).await.unwrap();
         }
         assert!(!store.verify_piece(p).await.unwrap(), "garbage verified");
+        if hashed {
+            let data = &t.data[start..start + t.geometry.piece_len(p) as usize];
+            let digest: [u8; 20] = Sha1::digest(data).into();
+            assert!(store.write_hashed_piece(p, data, &digest).await.unwrap());
+            if store.uncommitted() == GROUP {
+                verified += store.commit_hashed().await.unwrap();
+                println!("verified {verified}");
+            }
+            continue;
+        }
         for b in 0..blocks {
             let len = t.geometry.block_len(p, b).unwrap() as usize;
             let at = start + (b * BLOCK_SIZE) as usize;
@@ -121,6 +138,7 @@ async fn writer(dir: &Path) {
         verified += 1;
         println!("verified {verified}");
     }
+    verified += store.commit_hashed().await.unwrap();
     println!("done {verified}");
 }
 
@@ -150,7 +168,7 @@ fn check_persisted(dir: &Path, t: &Torrent) -> u32 {
     resume.verified.count_ones()
 }
 
-fn spawn_writer(dir: &Path) -> std::process::Child {
+fn spawn_writer(dir: &Path, mode: &str) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -159,6 +177,7 @@ fn spawn_writer(dir: &Path) -> std::process::Child {
             "--test-threads=1",
         ])
         .env(WRITER_ENV, dir)
+        .env(MODE_ENV, mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -196,6 +215,18 @@ async fn kill_9_never_marks_unverified_and_never_loses_verified() {
     if std::env::var(WRITER_ENV).is_ok() {
         return;
     }
+    kill_9_rounds("blocks").await;
+}
+
+#[tokio::test]
+async fn kill_9_hashed_pieces_group_commit() {
+    if std::env::var(WRITER_ENV).is_ok() {
+        return;
+    }
+    kill_9_rounds("hashed").await;
+}
+
+async fn kill_9_rounds(mode: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let t = torrent();
@@ -213,7 +244,7 @@ async fn kill_9_never_marks_unverified_and_never_loses_verified() {
         rng ^= rng << 17;
         // Short delays so that at least several kills land before a fast writer finishes.
         let delay = Duration::from_millis(5 + rng % 150);
-        let mut child = spawn_writer(dir);
+        let mut child = spawn_writer(dir, mode);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let output = watch_output(&mut child, ready_tx);
         // The kill clock starts once the writer has opened the store and begins writing.
@@ -265,7 +296,7 @@ async fn kill_9_never_marks_unverified_and_never_loses_verified() {
         "only {kills} kills landed: the writer is too fast"
     );
     // Let a final writer finish the torrent.
-    let mut child = spawn_writer(dir);
+    let mut child = spawn_writer(dir, mode);
     let (ready_tx, _ready_rx) = std::sync::mpsc::channel();
     let (reported, done) = watch_output(&mut child, ready_tx).join().unwrap();
     assert!(child.wait().unwrap().success());
