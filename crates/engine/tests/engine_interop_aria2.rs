@@ -1,0 +1,265 @@
+//! Interop with aria2 (`aria2c`, Debian package `aria2`), loopback only, DHT, LSD and PEX off on
+//! both sides:
+//! - aria2 seeds (checking the data with `-V`) and swarmfs fetches from its address, both from
+//!   the info dictionary and from a magnet with only `x.pe` (metadata from aria2, BEP 9);
+//! - swarmfs seeds and aria2 downloads from a `.torrent` whose tracker (a fixture in this test)
+//!   names only the swarmfs seeder; aria2 checks every piece and the files it wrote are compared.
+//!
+//! Skipped, with a printed SKIP line, when `aria2c` is not installed.
+
+mod support;
+mod third_party;
+
+use std::net::{SocketAddr, SocketAddrV4};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+use swarmfs_engine::{TorrentHandle, TorrentOptions};
+use swarmfs_memory::MemoryStorage;
+use swarmfs_metainfo::{Magnet, PeerAddr};
+use third_party::{
+    Payload, Reap, Tracker, answers_handshake, available, free_port, poll_until, query_param,
+};
+
+/// Longest any wait may take before the test fails (a hang guard, not a performance bound:
+/// the runs printed below take a fraction of it).
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// `aria2c` with every peer source but the ones given off, listening on `127.0.0.1:port`.
+fn aria2c(port: u16, dir: &Path) -> Command {
+    let mut cmd = Command::new("aria2c");
+    cmd.args([
+        "--no-conf",
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--disable-ipv6=true",
+        "--interface=127.0.0.1",
+        "--bt-min-crypto-level=plain",
+        "--bt-require-crypto=false",
+        "--file-allocation=none",
+        "--summary-interval=0",
+        "--console-log-level=notice",
+    ])
+    .arg(format!("--listen-port={port}"))
+    .arg(format!("--dir={}", dir.display()));
+    cmd
+}
+
+/// Starts aria2 seeding `payload` (written below `dir/seed`) and waits until it checked the data
+/// and answers handshakes for the torrent.
+fn aria2_seeder(payload: &Payload, dir: &Path) -> (Reap, SocketAddr) {
+    let seed_dir = dir.join("seed");
+    payload.write_to(&seed_dir);
+    let port = free_port();
+    let mut cmd = aria2c(port, &seed_dir);
+    cmd.args(["--check-integrity=true", "--seed-ratio=0.0"])
+        .arg(&payload.torrent_path);
+    let mut aria2 = Reap::spawn(cmd, &dir.join("aria2-seed.log"));
+    let ih = *payload.torrent.info_hash().as_bytes();
+    let up = poll_until(LIMIT, || {
+        answers_handshake(port, &ih) || aria2.exited().is_some()
+    });
+    assert!(
+        up && aria2.exited().is_none(),
+        "aria2 seeder did not come up:\n{}",
+        aria2.log_tail(20)
+    );
+    (aria2, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Waits for `t` to finish, failing with aria2's log when it does not within [`LIMIT`].
+async fn wait_done(t: &TorrentHandle, aria2: &Reap, what: &str) {
+    match tokio::time::timeout(LIMIT, t.wait_done()).await {
+        Ok(r) => r.unwrap_or_else(|e| panic!("{what}: {e}\n{}", aria2.log_tail(30))),
+        Err(_) => panic!(
+            "{what}: not done within {LIMIT:?} ({:?})\n{}",
+            t.stats().await.map(|s| (s.downloaded, s.peers)),
+            aria2.log_tail(30)
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aria2_seeds_swarmfs_fetches_from_peer_address() {
+    if !available("aria2c", "aria2") {
+        return;
+    }
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 3 MiB and an odd tail: 49 pieces of 64 KiB, the last one short.
+    let payload = Payload::single(dir.path(), "payload.bin", (3 << 20) + 12_345, 64 << 10, 90);
+    let (aria2, peer) = aria2_seeder(&payload, dir.path());
+
+    let e = engine().await;
+    let added = Instant::now();
+    let t = e
+        .add_info(
+            payload.torrent.info().clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new().peer(peer),
+        )
+        .expect("add");
+    third_party::print_events(&t, added, "swarmfs");
+    wait_done(&t, &aria2, "data from aria2").await;
+    assert_eq!(read_all(&t, payload.stream.len()).await, payload.stream);
+    let stats = t.stats().await.expect("stats");
+    assert!(stats.downloaded >= payload.stream.len() as u64);
+    e.shutdown().await;
+    assert_eq!(e.live_tasks(), 0);
+    println!(
+        "aria2 -> swarmfs (peer address): {:?} after the add, {:?} in all",
+        added.elapsed(),
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aria2_seeds_multi_file_swarmfs_fetches_magnet_with_x_pe() {
+    if !available("aria2c", "aria2") {
+        return;
+    }
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Files that start and end inside pieces, one smaller than a piece.
+    let payload = Payload::multi(
+        dir.path(),
+        "set",
+        &[
+            ("a.bin", 1_000_000),
+            ("sub/b.bin", 40_000),
+            ("sub/deeper/c.bin", 1_500_001),
+        ],
+        32 << 10,
+        91,
+    );
+    let (aria2, peer) = aria2_seeder(&payload, dir.path());
+
+    let mut magnet = Magnet::from_info_hash(payload.torrent.info_hash());
+    magnet.peers.push(PeerAddr::Ip(peer));
+    let e = engine().await;
+    let added = Instant::now();
+    let t = e
+        .add_magnet(&magnet, MemoryStorage::factory(), TorrentOptions::new())
+        .expect("add magnet");
+    third_party::print_events(&t, added, "swarmfs");
+    let info = tokio::time::timeout(LIMIT, t.wait_metadata())
+        .await
+        .unwrap_or_else(|_| panic!("no metadata from aria2\n{}", aria2.log_tail(30)))
+        .expect("metadata from aria2");
+    assert_eq!(info.as_bytes(), payload.torrent.info().as_bytes());
+    assert_eq!(info.files().len(), 3);
+    let metadata_at = added.elapsed();
+    wait_done(&t, &aria2, "data from aria2").await;
+    assert_eq!(read_all(&t, payload.stream.len()).await, payload.stream);
+    e.shutdown().await;
+    assert_eq!(e.live_tasks(), 0);
+    println!(
+        "aria2 -> swarmfs (magnet x.pe, 3 files): metadata {metadata_at:?} and data {:?} after \
+         the add, {:?} in all",
+        added.elapsed(),
+        started.elapsed()
+    );
+}
+
+/// swarmfs seeds `payload` from memory; aria2 downloads it through the fixture tracker and
+/// exits (`--seed-time=0`); the files it wrote must be the payload's.
+async fn swarmfs_seeds_aria2_fetches(mut payload: Payload, dir: &Path) {
+    let started = Instant::now();
+    let (e, t) = seeder(payload.torrent.info(), &payload.stream).await;
+    third_party::print_events(&t, started, "swarmfs seed");
+    let SocketAddr::V4(seed_addr) = e.listen_addr() else {
+        panic!("engine listens on IPv4 loopback");
+    };
+    let tracker = Tracker::start(&[SocketAddrV4::new(*seed_addr.ip(), seed_addr.port())]);
+    payload.set_announce(&tracker.announce_url());
+
+    let out = dir.join("out");
+    let aria2_port = free_port();
+    let mut cmd = aria2c(aria2_port, &out);
+    cmd.args(["--seed-time=0", "--bt-stop-timeout=20"])
+        .arg(&payload.torrent_path);
+    let spawned = Instant::now();
+    let mut aria2 = Reap::spawn(cmd, &dir.join("aria2-leech.log"));
+    let status = wait_exit(&mut aria2).await;
+    let aria2_took = spawned.elapsed();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "aria2 did not finish ({status:?}); tracker saw {} announces:\n{}",
+        tracker.announces().len(),
+        aria2.log_tail(30)
+    );
+    // aria2 learnt the seeder from the fixture tracker (the only peer source it had).
+    let port = aria2_port.to_string();
+    assert!(
+        tracker
+            .announces()
+            .iter()
+            .any(|q| query_param(q, "port") == Some(port.as_str())),
+        "no announce from aria2: {:?}",
+        tracker.announces()
+    );
+    if let Some(why) = payload.mismatch(&out) {
+        panic!("aria2 wrote wrong data: {why}\n{}", aria2.log_tail(30));
+    }
+    let stats = t.stats().await.expect("stats");
+    assert!(
+        stats.uploaded >= payload.stream.len() as u64,
+        "uploaded {} of {}",
+        stats.uploaded,
+        payload.stream.len()
+    );
+    e.shutdown().await;
+    assert_eq!(e.live_tasks(), 0);
+    println!(
+        "swarmfs -> aria2 ({} files): aria2 ran {aria2_took:?}, {:?} in all",
+        payload.files.len(),
+        started.elapsed()
+    );
+}
+
+/// Waits at most [`LIMIT`] for the child to exit.
+async fn wait_exit(child: &mut Reap) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < LIMIT {
+        if let Some(s) = child.exited() {
+            return Some(s);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarmfs_seeds_aria2_fetches_single_file() {
+    if !available("aria2c", "aria2") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload = Payload::single(dir.path(), "payload.bin", (3 << 20) + 777, 64 << 10, 92);
+    swarmfs_seeds_aria2_fetches(payload, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarmfs_seeds_aria2_fetches_multi_file() {
+    if !available("aria2c", "aria2") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload = Payload::multi(
+        dir.path(),
+        "album",
+        &[
+            ("01.flac", 1_200_000),
+            ("02.flac", 900_001),
+            ("art/cover.jpg", 20_000),
+            ("notes.txt", 333),
+        ],
+        64 << 10,
+        93,
+    );
+    swarmfs_seeds_aria2_fetches(payload, dir.path()).await;
+}
