@@ -9,12 +9,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use support::external::{External, bittorrent_dht_modules, peers_dir};
+use support::external::{
+    External, assert_reads_peer_and_item, bittorrent_dht_modules, hex, peers_dir, read_actions,
+};
 use swarmfs_dht::{Dht, Id, MutableItem, Value};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn js_node(name: &str, modules: &Path, bootstrap: &[SocketAddr], actions: &[String]) -> External {
     let boot: Vec<String> = bootstrap.iter().map(ToString::to_string).collect();
@@ -106,34 +104,21 @@ async fn swarmfs_and_bittorrent_dht_share_peers_and_bep46_items() {
         "js-b",
         &modules,
         &[boot[3], js_a_addr],
-        &[
-            format!("get_peers:{ih_sf}:127.0.0.1:6600"),
-            format!(
-                "get_mutable:{}:{}",
-                hex(&key.verifying_key().to_bytes()),
-                hex(b"sf46")
-            ),
-        ],
+        &read_actions(
+            &ih_sf.to_string(),
+            "127.0.0.1:6600",
+            &key.verifying_key().to_bytes(),
+            b"sf46",
+        ),
     );
-    let got_peers = js_b.action("get_peers", long).await;
-    assert!(
-        got_peers["peers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p == "127.0.0.1:6600"),
-        "{got_peers}"
-    );
-    let got = js_b.action("get_mutable", long).await;
-    assert_eq!(got["ok"], true, "{got}");
-    assert_eq!(got["seq"], 2);
-    assert_eq!(got["sig_valid"], true);
-    assert_eq!(
-        got["v_benc"].as_str().unwrap(),
-        hex(ours_item.value().as_bencode())
-    );
-
-    assert!(js_b.finish(long).await.starts_with("PASS"));
+    assert_reads_peer_and_item(
+        &mut js_b,
+        "127.0.0.1:6600",
+        2,
+        ours_item.value().as_bencode(),
+        long,
+    )
+    .await;
     assert!(js_a.finish(long).await.starts_with("PASS"));
     for node in &ours {
         node.shutdown().await;

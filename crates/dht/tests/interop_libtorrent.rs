@@ -8,12 +8,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use support::external::{External, have_libtorrent, peers_dir};
+use support::external::{
+    External, assert_reads_peer_and_item, have_libtorrent, hex, peers_dir, read_actions,
+};
 use swarmfs_dht::{Dht, Id, MutableItem, Value};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn lt_node(name: &str, bootstrap: &[SocketAddr], actions: &[String]) -> External {
     let boot: Vec<String> = bootstrap.iter().map(ToString::to_string).collect();
@@ -101,34 +99,21 @@ async fn swarmfs_and_libtorrent_share_peers_and_items() {
     let mut lt_b = lt_node(
         "lt-b",
         &[boot[2], lt_a_addr],
-        &[
-            format!("get_peers:{ih_sf}:127.0.0.1:6200"),
-            format!(
-                "get_mutable:{}:{}",
-                hex(&key.verifying_key().to_bytes()),
-                hex(b"bep46")
-            ),
-        ],
+        &read_actions(
+            &ih_sf.to_string(),
+            "127.0.0.1:6200",
+            &key.verifying_key().to_bytes(),
+            b"bep46",
+        ),
     );
-    let got_peers = lt_b.action("get_peers", long).await;
-    assert!(
-        got_peers["peers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p == "127.0.0.1:6200"),
-        "{got_peers}"
-    );
-    let got = lt_b.action("get_mutable", long).await;
-    assert_eq!(got["ok"], true, "{got}");
-    assert_eq!(got["seq"], 1);
-    assert_eq!(got["sig_valid"], true);
-    assert_eq!(
-        got["v_benc"].as_str().unwrap(),
-        hex(bep46.value().as_bencode())
-    );
-
-    assert!(lt_b.finish(long).await.starts_with("PASS"));
+    assert_reads_peer_and_item(
+        &mut lt_b,
+        "127.0.0.1:6200",
+        1,
+        bep46.value().as_bencode(),
+        long,
+    )
+    .await;
     assert!(lt_a.finish(long).await.starts_with("PASS"));
     for node in &ours {
         node.shutdown().await;

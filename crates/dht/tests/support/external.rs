@@ -132,3 +132,38 @@ pub fn have_libtorrent() -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The lab scripts' `get_peers:` and `get_mutable:` actions for an info-hash announced with
+/// `peer` and the BEP 44 item of `key` under `salt`.
+pub fn read_actions(info_hash: &str, peer: &str, key: &[u8; 32], salt: &[u8]) -> Vec<String> {
+    vec![
+        format!("get_peers:{info_hash}:{peer}"),
+        format!("get_mutable:{}:{}", hex(key), hex(salt)),
+    ]
+}
+
+/// Waits for a node spawned with [`read_actions`] to answer both: `peer` is among the peers it
+/// found, and the item it got has `seq`, a valid signature and the bencoded value `v_benc`. Then
+/// the node must finish with PASS.
+pub async fn assert_reads_peer_and_item(
+    node: &mut External,
+    peer: &str,
+    seq: i64,
+    v_benc: &[u8],
+    timeout: Duration,
+) {
+    let got_peers = node.action("get_peers", timeout).await;
+    let peers = got_peers["peers"].as_array().expect("peers array");
+    assert!(peers.iter().any(|p| p == peer), "{got_peers}");
+    let got = node.action("get_mutable", timeout).await;
+    assert_eq!(got["ok"], true, "{got}");
+    assert_eq!(got["seq"], seq);
+    assert_eq!(got["sig_valid"], true);
+    assert_eq!(got["v_benc"].as_str().expect("v_benc"), hex(v_benc));
+    assert!(node.finish(timeout).await.starts_with("PASS"));
+}
