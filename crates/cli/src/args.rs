@@ -49,6 +49,8 @@ pub(crate) enum Command {
     /// Rendezvous (signaling) service where peers meet when the DHT and LSD cannot reach.
     #[command(subcommand)]
     Rendezvous(RendezvousCommand),
+    /// Watch torrent servers (rTorrent, ...): print their events, deliver signed webhooks.
+    Watch(crate::cmd::watch::WatchArgs),
 }
 
 /// `swarmfs rendezvous ...`.
