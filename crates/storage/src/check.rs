@@ -10,7 +10,8 @@ use swarmfs_metainfo::{Geometry, PieceIndex};
 
 use crate::{PieceHashes, RandomAccess, StorageError};
 
-/// Progress of a multi-piece check, reported after every piece.
+/// Progress of a multi-piece check, reported once per piece (on all cores, in batches of a few
+/// MiB of pieces, not necessarily in piece order).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecheckProgress {
     /// Pieces checked so far.
@@ -159,8 +160,15 @@ pub(crate) async fn check_many(
 /// a 64 KiB destination stays in the core's cache.
 const CHUNK: usize = 64 * 1024;
 
+/// A worker reports its verdicts in batches of about this many bytes (or at its last piece), so
+/// that the task collecting them is woken a few hundred times per GiB instead of once per piece:
+/// on 1 GiB of 256 KiB pieces, one wake-up per piece cost ~10,000 context switches and ~12,500
+/// futex calls.
+const REPORT_BYTES: u64 = 4 << 20;
+
 enum Verdict {
-    Piece(usize, bool),
+    /// `(index into pieces, valid)` for consecutive checks of one worker.
+    Pieces(Vec<(usize, bool)>),
     Failed(StorageError),
 }
 
@@ -198,12 +206,14 @@ async fn check_on_workers(
     let mut verdicts = vec![false; pieces.len()];
     while state.checked < state.total {
         match done_rx.recv().await {
-            Ok(Verdict::Piece(i, ok)) => {
-                verdicts[i] = ok;
-                state.checked += 1;
-                state.valid += u32::from(ok);
-                state.bytes += u64::from(geometry.piece_len(pieces[i]));
-                progress(state);
+            Ok(Verdict::Pieces(batch)) => {
+                for (i, ok) in batch {
+                    verdicts[i] = ok;
+                    state.checked += 1;
+                    state.valid += u32::from(ok);
+                    state.bytes += u64::from(geometry.piece_len(pieces[i]));
+                    progress(state);
+                }
             }
             Ok(Verdict::Failed(e)) => {
                 shared.stop.store(true, Ordering::Relaxed);
@@ -232,18 +242,33 @@ struct WorkerShared {
 impl WorkerShared {
     fn work(&self, done: &async_channel::Sender<Verdict>) {
         let mut buf = vec![0u8; CHUNK];
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(&piece) = self.pieces.get(i) else {
-                return;
+                break;
             };
-            let verdict = match self.hash_piece(piece, &mut buf) {
-                Ok(ok) => Verdict::Piece(i, ok),
-                Err(e) => Verdict::Failed(e),
-            };
-            if done.send_blocking(verdict).is_err() {
-                return;
+            match self.hash_piece(piece, &mut buf) {
+                Ok(ok) => batch.push((i, ok)),
+                Err(e) => {
+                    let _ = done.send_blocking(Verdict::Failed(e));
+                    return;
+                }
             }
+            batch_bytes += u64::from(self.geometry.piece_len(piece));
+            if batch_bytes >= REPORT_BYTES {
+                batch_bytes = 0;
+                if done
+                    .send_blocking(Verdict::Pieces(std::mem::take(&mut batch)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = done.send_blocking(Verdict::Pieces(batch));
         }
     }
 

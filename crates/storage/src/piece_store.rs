@@ -442,8 +442,8 @@ impl PieceStore {
     }
 
     /// Hashes every piece from storage on all cores (reads overlapped with hashing), reporting
-    /// progress after each piece, then replaces the bitfield with the result (syncing the files
-    /// first) and persists it. Fails with [`PieceStoreError::Busy`] while writes are in flight.
+    /// progress for each piece (delivered in batches of a few MiB), then replaces the bitfield
+    /// with the result (syncing the files first) and persists it. Fails with [`PieceStoreError::Busy`] while writes are in flight.
     pub async fn recheck(
         &self,
         progress: &mut (dyn FnMut(RecheckProgress) + Send),
