@@ -91,6 +91,24 @@ pub enum TorrentError {
         /// Files in the torrent.
         count: usize,
     },
+    /// A piece index past the end of the torrent.
+    #[error("piece {index} out of range, torrent has {count} pieces")]
+    NoSuchPiece {
+        /// Index asked for.
+        index: u32,
+        /// Pieces in the torrent.
+        count: u32,
+    },
+    /// Bytes given for a piece are not as long as the piece.
+    #[error("piece {index} is {expected} bytes, got {len}")]
+    PieceLength {
+        /// The piece.
+        index: u32,
+        /// Bytes given.
+        len: usize,
+        /// Length of the piece.
+        expected: u32,
+    },
     /// The storage failed.
     #[error(transparent)]
     Storage(#[from] PieceStoreError),

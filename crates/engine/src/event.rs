@@ -13,6 +13,15 @@ pub enum TorrentEvent {
     PieceVerified(u32),
     /// A piece failed its hash and will be fetched again.
     HashFailed(u32),
+    /// A verified piece could not be read back from storage (serving it to a peer failed, for
+    /// example because an HTTP origin changed). It is no longer advertised or served, and not
+    /// fetched again by itself (its priority becomes skip; raise a file priority to re-fetch).
+    PieceLost {
+        /// The piece.
+        piece: u32,
+        /// The storage error.
+        error: String,
+    },
     /// Every wanted piece is verified; the torrent seeds.
     Done,
     /// A peer connection was established.

@@ -117,6 +117,40 @@ impl TorrentHandle {
         rx.await.map_err(|_| TorrentError::Removed)?
     }
 
+    /// Gives the torrent the bytes of piece `index` from outside the swarm (a BEP 19 web seed, a
+    /// local copy). They are hashed; when they match they are written, the piece counts as
+    /// verified exactly like a downloaded one (durably with [`TorrentOptions::resume`]), `have`
+    /// goes to every peer, requests still out for its blocks are cancelled and
+    /// [`TorrentEvent::PieceVerified`] is emitted. Returns `Ok(false)` when the hash does not
+    /// match (nothing is written), `Ok(true)` when the piece is verified (also when it already
+    /// was).
+    ///
+    /// [`TorrentOptions::resume`]: crate::TorrentOptions::resume
+    pub async fn put_piece(&self, index: u32, data: Vec<u8>) -> Result<bool, TorrentError> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Command::PutPiece {
+            index,
+            data,
+            reply: tx,
+        }) {
+            return Err(TorrentError::Removed);
+        }
+        rx.await.map_err(|_| TorrentError::Removed)?
+    }
+
+    /// The pieces still wanted: neither verified nor skipped (by file or piece priority). A
+    /// web-seed driver fetches from these. Fails with [`TorrentError::NoMetadata`] before the
+    /// info dictionary is known.
+    pub async fn wanted_pieces(&self) -> Result<Bitfield, TorrentError> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Command::Wanted(tx)) {
+            return Err(TorrentError::Removed);
+        }
+        rx.await
+            .map_err(|_| TorrentError::Removed)?
+            .ok_or(TorrentError::NoMetadata)
+    }
+
     /// Waits until the info dictionary is known.
     pub async fn wait_metadata(&self) -> Result<Arc<Info>, TorrentError> {
         let mut rx = self.shared.progress.subscribe();

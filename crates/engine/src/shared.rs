@@ -43,6 +43,14 @@ impl HaveBits {
         }
     }
 
+    /// Clears bit `i`; returns whether it was set.
+    pub(crate) fn clear(&self, i: u32) -> bool {
+        i < self.len
+            && self.words[(i / 64) as usize].fetch_and(!(1 << (i % 64)), Ordering::AcqRel)
+                & (1 << (i % 64))
+                != 0
+    }
+
     pub(crate) fn to_bitfield(&self) -> Bitfield {
         let mut b = Bitfield::new(self.len);
         for i in 0..self.len {
@@ -112,6 +120,9 @@ mod tests {
         h.set(5);
         h.set(500);
         b.set(5, true);
+        assert_eq!(h.to_bitfield(), b);
+        assert!(h.clear(64) && !h.clear(64) && !h.clear(500));
+        b.set(64, false);
         assert_eq!(h.to_bitfield(), b);
     }
 }

@@ -3,12 +3,18 @@
 
 mod support;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use support::*;
-use swarmfs_engine::{Priority, TorrentOptions};
+use swarmfs_engine::Engine;
+use swarmfs_engine::{Priority, TorrentError, TorrentEvent, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
 use swarmfs_metainfo::{Info, Magnet, SafePath, TorrentBuilder};
+use swarmfs_storage::{
+    FileStamp, MetaName, RandomAccess, StorageError, StorageFactory, StoragePath,
+};
 
 /// A torrent of three 600 KiB files in 64 KiB pieces, and its byte stream.
 fn three_files(seed: u64) -> (Info, Vec<Vec<u8>>, Vec<u8>) {
@@ -101,6 +107,293 @@ async fn only_files_fetches_just_those_files() {
         u64::from(last - first + 1) * 64 * 1024,
         "{s:?}"
     );
+    e.shutdown().await;
+    seed_engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_piece_verifies_writes_announces_and_serves() {
+    let payload = data(640 * 1024, 100);
+    let info = info(&payload, 64 * 1024);
+    let n = info.piece_count();
+    let e = engine().await;
+    let t = e
+        .add_info(
+            info.clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new(),
+        )
+        .expect("add");
+    let mut events = t.events();
+    t.wait_metadata().await.expect("metadata");
+    assert_eq!(t.wanted_pieces().await.expect("wanted").count_ones(), n);
+    let piece = |i: u32| payload[i as usize * 65536..(i as usize + 1) * 65536].to_vec();
+    // Wrong bytes: refused, nothing verified.
+    assert!(!t.put_piece(3, piece(4)).await.expect("put"));
+    assert!(matches!(
+        t.put_piece(n, piece(0)).await,
+        Err(TorrentError::NoSuchPiece { index, count }) if index == n && count == n
+    ));
+    assert!(matches!(
+        t.put_piece(0, vec![0; 10]).await,
+        Err(TorrentError::PieceLength {
+            len: 10,
+            expected: 65536,
+            ..
+        })
+    ));
+    assert_eq!(t.verified().expect("bits").count_ones(), 0);
+    for i in (0..n).step_by(2) {
+        assert!(t.put_piece(i, piece(i)).await.expect("put"));
+    }
+    assert!(
+        t.put_piece(0, piece(0)).await.expect("again"),
+        "already verified"
+    );
+    let wanted = t.wanted_pieces().await.expect("wanted");
+    assert_eq!(
+        wanted.ones().collect::<Vec<_>>(),
+        (1..n).step_by(2).collect::<Vec<_>>()
+    );
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let TorrentEvent::PieceVerified(i) = ev {
+            seen.push(i);
+        }
+    }
+    assert_eq!(
+        seen,
+        (0..n).step_by(2).collect::<Vec<_>>(),
+        "one event per new piece"
+    );
+    // A leecher connected only to this torrent gets the put pieces from it.
+    let leech_engine = engine().await;
+    let leech = leech_engine
+        .add_info(
+            info.clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new().peer(e.listen_addr()),
+        )
+        .expect("add leecher");
+    leech.wait_metadata().await.expect("metadata");
+    let start = Instant::now();
+    while leech.verified().expect("bits").count_ones() < n / 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "leecher got nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The rest arrives from outside too; the leecher hears `have` and completes.
+    for i in (1..n).step_by(2) {
+        assert!(t.put_piece(i, piece(i)).await.expect("put"));
+    }
+    timeout(t.wait_done()).await.expect("done");
+    assert_eq!(t.wanted_pieces().await.expect("wanted").count_ones(), 0);
+    assert_eq!(read_all(&t, payload.len()).await, payload);
+    timeout(leech.wait_done()).await.expect("leecher done");
+    assert_eq!(read_all(&leech, payload.len()).await, payload);
+    leech_engine.shutdown().await;
+    e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_piece_during_a_download_cancels_and_skips_it() {
+    // A slow seeder (256 KiB/s): the pieces put from outside are not fetched from it.
+    let payload = data(1 << 20, 110);
+    let info = info(&payload, 64 * 1024);
+    let n = info.piece_count();
+    let seed_engine = Engine::builder()
+        .upload_rate_limit(Some(256 * 1024))
+        .build()
+        .await
+        .expect("engine");
+    let storage = filled_storage(&info, &payload).await;
+    let seed = seed_engine
+        .add_info(info.clone(), storage, TorrentOptions::new().recheck(true))
+        .expect("seed");
+    timeout(seed.wait_done()).await.expect("seeded");
+    let e = engine().await;
+    let t = e
+        .add_info(
+            info.clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new().peer(seed_engine.listen_addr()),
+        )
+        .expect("add");
+    t.wait_metadata().await.expect("metadata");
+    let piece = |i: u32| payload[i as usize * 65536..(i as usize + 1) * 65536].to_vec();
+    let mut put = 0u64;
+    for i in 0..n {
+        let wanted = t.wanted_pieces().await.expect("wanted");
+        if i % 2 == 0 && wanted.get(i) {
+            assert!(t.put_piece(i, piece(i)).await.expect("put"));
+            put += 1;
+        }
+    }
+    timeout(t.wait_done()).await.expect("done");
+    assert_eq!(read_all(&t, payload.len()).await, payload);
+    let s = t.stats().await.expect("stats");
+    assert!(put >= u64::from(n) / 4, "put {put}");
+    // What came from the peer is what was not put (a block in flight may still count).
+    assert!(
+        s.downloaded <= (u64::from(n) - put) * 65536 + 2 * 65536,
+        "downloaded {} with {put} of {n} pieces put",
+        s.downloaded
+    );
+    e.shutdown().await;
+    seed_engine.shutdown().await;
+}
+
+/// A storage that fails reads of the bytes `[from, to)` of every file once `broken` is set.
+#[derive(Debug)]
+struct Refusing {
+    inner: Arc<MemoryStorage>,
+    broken: Arc<AtomicBool>,
+    from: u64,
+    to: u64,
+}
+
+#[derive(Debug)]
+struct RefusingFile {
+    inner: Arc<dyn RandomAccess>,
+    broken: Arc<AtomicBool>,
+    from: u64,
+    to: u64,
+}
+
+#[async_trait::async_trait]
+impl StorageFactory for Refusing {
+    async fn open(&self, path: &StoragePath) -> Result<Arc<dyn RandomAccess>, StorageError> {
+        Ok(Arc::new(RefusingFile {
+            inner: self.inner.open(path).await?,
+            broken: self.broken.clone(),
+            from: self.from,
+            to: self.to,
+        }))
+    }
+    async fn load_meta(
+        &self,
+        name: &MetaName,
+        max_len: usize,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.load_meta(name, max_len).await
+    }
+    async fn store_meta(&self, name: &MetaName, data: &[u8]) -> Result<(), StorageError> {
+        self.inner.store_meta(name, data).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RandomAccess for RefusingFile {
+    async fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        let end = offset + buf.len() as u64;
+        if self.broken.load(Ordering::SeqCst) && offset < self.to && end > self.from {
+            return Err(StorageError::io(
+                "origin",
+                std::io::Error::other("origin changed"),
+            ));
+        }
+        self.inner.read_at(offset, buf).await
+    }
+    async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        self.inner.write_at(offset, data).await
+    }
+    async fn len(&self) -> Result<u64, StorageError> {
+        self.inner.len().await
+    }
+    async fn set_len(&self, len: u64) -> Result<(), StorageError> {
+        self.inner.set_len(len).await
+    }
+    async fn delete_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
+        self.inner.delete_range(offset, len).await
+    }
+    async fn sync(&self) -> Result<(), StorageError> {
+        self.inner.sync().await
+    }
+    async fn stamp(&self) -> Result<Option<FileStamp>, StorageError> {
+        self.inner.stamp().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_storage_cannot_read_is_rejected_unadvertised_and_reported() {
+    let payload = data(512 * 1024, 120);
+    let info = info(&payload, 64 * 1024);
+    let n = info.piece_count();
+    let lost = 5u32;
+    let broken = Arc::new(AtomicBool::new(false));
+    let storage = Arc::new(Refusing {
+        inner: filled_storage(&info, &payload).await,
+        broken: broken.clone(),
+        from: u64::from(lost) * 65536,
+        to: u64::from(lost + 1) * 65536,
+    });
+    let seed_engine = engine().await;
+    let seed = seed_engine
+        .add_info(info.clone(), storage, TorrentOptions::new().recheck(true))
+        .expect("seed");
+    timeout(seed.wait_done()).await.expect("seeded");
+    let mut seed_events = seed.events();
+    broken.store(true, Ordering::SeqCst);
+    let e = engine().await;
+    let t = e
+        .add_info(
+            info.clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new().peer(seed_engine.listen_addr()),
+        )
+        .expect("add");
+    t.wait_metadata().await.expect("metadata");
+    // The seeder reports the loss once.
+    let error = loop {
+        if let TorrentEvent::PieceLost { piece, error } =
+            timeout(seed_events.recv()).await.expect("events")
+        {
+            assert_eq!(piece, lost);
+            break error;
+        }
+    };
+    assert!(error.contains("origin changed"), "{error}");
+    // Every other piece arrives; the lost one is rejected (fast extension), never sent.
+    let start = Instant::now();
+    while t.verified().expect("bits").count_ones() < n - 1 {
+        assert!(start.elapsed() < Duration::from_secs(30), "leecher stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let have = t.verified().expect("bits");
+    assert!(!have.get(lost));
+    assert_eq!(have.count_ones(), n - 1);
+    assert!(!t.stats().await.expect("stats").done);
+    // The seeder no longer claims it: a newcomer's bitfield lacks it and the piece stays lost.
+    let seeder_bits = seed.verified().expect("bits");
+    assert!(!seeder_bits.get(lost));
+    assert_eq!(seeder_bits.count_ones(), n - 1);
+    let s = seed.stats().await.expect("stats");
+    assert_eq!(s.pieces_verified, n - 1, "{s:?}");
+    let third_engine = engine().await;
+    let third = third_engine
+        .add_info(
+            info.clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new().peer(seed_engine.listen_addr()),
+        )
+        .expect("add third");
+    third.wait_metadata().await.expect("metadata");
+    let start = Instant::now();
+    while third.verified().expect("bits").count_ones() < n - 1 {
+        assert!(start.elapsed() < Duration::from_secs(30), "third stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!third.verified().expect("bits").get(lost));
+    while let Ok(ev) = seed_events.try_recv() {
+        assert!(
+            !matches!(ev, TorrentEvent::PieceLost { .. }),
+            "reported twice: {ev:?}"
+        );
+    }
+    third_engine.shutdown().await;
     e.shutdown().await;
     seed_engine.shutdown().await;
 }

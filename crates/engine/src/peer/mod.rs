@@ -94,6 +94,12 @@ pub(crate) enum FromPeer {
     Pex(Bytes),
     /// A BEP 5 `port` message: the peer's DHT node listens on this UDP port.
     DhtPort(u16),
+    /// Serving a verified piece failed: storage could not read it. The writer already cleared
+    /// it from the shared bitfield (so it is sent once per loss).
+    PieceLost {
+        piece: u32,
+        error: String,
+    },
     /// The connection ended (sent once, by whichever half noticed first).
     Closed(String),
 }

@@ -178,30 +178,33 @@ impl Writer {
             return true;
         }
         let piece_len = geometry.piece_len(piece);
-        if piece_len <= MAX_CACHED_PIECE {
-            self.cache = None;
+        self.cache = None;
+        let read = if piece_len <= MAX_CACHED_PIECE {
             self.cache_buf.resize(piece_len as usize, 0);
-            if ready
-                .store
-                .read(piece, 0, &mut self.cache_buf)
-                .await
-                .is_err()
-            {
-                return false;
-            }
-            self.cache = Some(r.index);
+            ready.store.read(piece, 0, &mut self.cache_buf).await
         } else {
-            self.cache = None;
             self.cache_buf.resize(r.length as usize, 0);
-            if ready
-                .store
-                .read(piece, r.begin, &mut self.cache_buf)
-                .await
-                .is_err()
-            {
-                return false;
+            ready.store.read(piece, r.begin, &mut self.cache_buf).await
+        };
+        match read {
+            Ok(()) => {
+                if piece_len <= MAX_CACHED_PIECE {
+                    self.cache = Some(r.index);
+                }
+                true
+            }
+            Err(e) => {
+                // The piece can no longer be produced: stop claiming it at once (bitfields of
+                // new peers, other writers) and let the torrent forget it.
+                if ready.have.clear(r.index) {
+                    let lost = FromPeer::PieceLost {
+                        piece: r.index,
+                        error: e.to_string(),
+                    };
+                    let _ = self.setup.events.send((self.setup.key, lost)).await;
+                }
+                false
             }
         }
-        true
     }
 }

@@ -7,12 +7,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
-use swarmfs_metainfo::{BLOCK_SIZE, Info, PieceIndex};
+use swarmfs_metainfo::{BLOCK_SIZE, Bitfield, Info, PieceIndex};
 use swarmfs_proto::{
     Block, BlockOutcome, Choker, ChokerConfig, PeerKey, Picker, PickerAction, Priority,
 };
-use swarmfs_storage::{PieceHashes, PieceStore, PieceStoreOptions, StoragePath};
+use swarmfs_storage::{PieceHashes, PieceStore, PieceStoreError, PieceStoreOptions, StoragePath};
 use swarmfs_wire::{BlockRequest, Message, PeerId};
+use tokio::sync::oneshot;
 
 use super::{Internal, Torrent};
 use crate::error::{AddError, TorrentError};
@@ -96,6 +97,18 @@ impl Download {
                 let _ = self.picker.set_deadline(piece, now);
             }
         }
+    }
+
+    /// Pieces neither verified nor skipped.
+    pub(super) fn wanted(&self) -> Bitfield {
+        let g = self.picker.geometry();
+        let mut b = Bitfield::new(g.piece_count());
+        for piece in g.pieces() {
+            if !self.picker.have().get(piece.get()) && !self.picker.priority(piece).is_skip() {
+                b.set(piece.get(), true);
+            }
+        }
+        b
     }
 
     /// `(verified pieces, pieces, verified wanted bytes, wanted bytes)`.
@@ -329,29 +342,146 @@ impl Torrent {
         let tx = self.internal_tx.clone();
         let reverify = self.options.resume;
         self.engine.tasks.spawn(async move {
-            let ok = <[u8; 20]>::from(Sha1::digest(&buf)) == expected;
-            let mut error = None;
-            let mut verdict = ok;
-            if ok {
-                if let Err(e) = store.write_block(piece, 0, &buf).await {
-                    error = Some(format!("write piece {}: {e}", piece.get()));
-                    verdict = false;
-                } else if reverify {
-                    match store.verify_piece(piece).await {
-                        Ok(v) => verdict = v,
-                        Err(e) => {
-                            error = Some(format!("verify piece {}: {e}", piece.get()));
-                            verdict = false;
-                        }
-                    }
-                }
-            }
+            let (ok, error) = match store_piece(&store, piece, &buf, expected, reverify).await {
+                Ok(ok) => (ok, None),
+                Err(e) => (false, Some(format!("store piece {}: {e}", piece.get()))),
+            };
             let _ = tx.send(Internal::Checked {
                 piece: piece.get(),
-                ok: verdict,
+                ok,
                 error,
                 buf,
             });
+        });
+    }
+
+    /// [`TorrentHandle::put_piece`](crate::TorrentHandle::put_piece): checks the bytes on
+    /// another task like a downloaded piece, then [`Torrent::piece_put`] takes over.
+    pub(super) fn put_piece(
+        &mut self,
+        index: u32,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<bool, TorrentError>>,
+    ) {
+        let (Some(dl), Some(ready)) = (self.dl.as_ref(), self.shared.ready.get()) else {
+            let _ = reply.send(Err(TorrentError::NoMetadata));
+            return;
+        };
+        let g = dl.picker.geometry();
+        let Some(piece) = g.piece(index) else {
+            let count = g.piece_count();
+            let _ = reply.send(Err(TorrentError::NoSuchPiece { index, count }));
+            return;
+        };
+        let expected_len = g.piece_len(piece);
+        if data.len() != expected_len as usize {
+            let _ = reply.send(Err(TorrentError::PieceLength {
+                index,
+                len: data.len(),
+                expected: expected_len,
+            }));
+            return;
+        }
+        if dl.picker.have().get(index) {
+            let _ = reply.send(Ok(true));
+            return;
+        }
+        let Some(expected) = ready.store.hashes().get(index).copied() else {
+            let _ = reply.send(Err(TorrentError::NoMetadata));
+            return;
+        };
+        let store = ready.store.clone();
+        let tx = self.internal_tx.clone();
+        let reverify = self.options.resume;
+        self.engine.tasks.spawn(async move {
+            let result = store_piece(&store, piece, &data, expected, reverify).await;
+            let _ = tx.send(Internal::Put {
+                piece: index,
+                result,
+                reply,
+            });
+        });
+    }
+
+    /// The outcome of a [`Torrent::put_piece`]: a good piece is ours like a downloaded one
+    /// (have to peers, event), and requests still out for its blocks are cancelled.
+    pub(super) fn piece_put(
+        &mut self,
+        index: u32,
+        result: Result<bool, PieceStoreError>,
+        reply: oneshot::Sender<Result<bool, TorrentError>>,
+    ) {
+        let r = match result {
+            Ok(true) | Err(PieceStoreError::AlreadyVerified { .. }) => {
+                self.piece_added(index);
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(e) => Err(TorrentError::Storage(e)),
+        };
+        let _ = reply.send(r);
+    }
+
+    /// `index` became ours by other means than its blocks: announce it, drop what was being
+    /// gathered for it, cancel its requests.
+    fn piece_added(&mut self, index: u32) {
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        let Some(piece) = dl.picker.geometry().piece(index) else {
+            return;
+        };
+        if dl.picker.handle_piece_added(piece) != Ok(true) {
+            return;
+        }
+        if let Some(buf) = dl.bufs.remove(&index) {
+            recycle(&mut dl.pool, buf);
+        }
+        dl.senders.remove(&index);
+        self.announce_verified(index);
+        self.send_cancels();
+    }
+
+    /// A verified piece became ours: shared bitfield, have to every peer, event, done check.
+    fn announce_verified(&mut self, index: u32) {
+        if let Some(ready) = self.shared.ready.get() {
+            ready.have.set(index);
+        }
+        for p in self.peers.values() {
+            p.send(Message::Have(index));
+        }
+        self.shared.bump();
+        self.emit(TorrentEvent::PieceVerified(index));
+        self.check_done();
+    }
+
+    /// A peer writer could not read verified piece `index` back (it already cleared the shared
+    /// bit): forget it in the picker and the store, and report it.
+    pub(super) fn piece_lost(&mut self, index: u32, error: String) {
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        let Some(piece) = dl.picker.geometry().piece(index) else {
+            return;
+        };
+        let _ = dl.picker.handle_piece_lost(piece);
+        if let Some(ready) = self.shared.ready.get() {
+            ready.have.clear(index);
+            let store = ready.store.clone();
+            let events = self.events.clone();
+            self.engine.tasks.spawn(async move {
+                if let Err(e) = store.invalidate(piece).await {
+                    let _ = events.send(TorrentEvent::Error(format!(
+                        "unmark lost piece {index}: {e}"
+                    )));
+                }
+            });
+        }
+        tracing::debug!(piece = index, %error, "piece lost");
+        self.shared.bump();
+        self.emit(TorrentEvent::PieceLost {
+            piece: index,
+            error,
         });
     }
 
@@ -362,6 +492,7 @@ impl Torrent {
         error: Option<String>,
         buf: Vec<u8>,
     ) {
+        let had_error = error.is_some();
         if let Some(e) = error {
             self.emit(TorrentEvent::Error(e));
         }
@@ -373,26 +504,28 @@ impl Torrent {
         };
         let senders = dl.senders.remove(&index).unwrap_or_default();
         if ok {
-            dl.picker.handle_hash_passed(piece);
+            if !dl.picker.handle_hash_passed(piece) {
+                // It became ours meanwhile (put from outside): already announced.
+                dl.failed.remove(&index);
+                recycle(&mut dl.pool, buf);
+                return;
+            }
             let culprits = dl
                 .failed
                 .remove(&index)
                 .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
                 .unwrap_or_default();
             recycle(&mut dl.pool, buf);
-            if let Some(ready) = self.shared.ready.get() {
-                ready.have.set(index);
-            }
-            for p in self.peers.values() {
-                p.send(Message::Have(index));
-            }
-            self.shared.bump();
-            self.emit(TorrentEvent::PieceVerified(index));
+            self.announce_verified(index);
             // A block that differs from the good copy is proof: ban its sender.
             for c in culprits {
                 self.strike(c, self.engine.config.ban_strikes);
             }
-            self.check_done();
+        } else if had_error {
+            // The bytes matched but storage refused them: nobody sent bad data.
+            dl.picker.handle_hash_failed(piece);
+            recycle(&mut dl.pool, buf);
+            self.fill_all();
         } else {
             dl.picker.handle_hash_failed(piece);
             self.hash_failures += 1;
@@ -432,6 +565,25 @@ impl Torrent {
             self.update_interest();
         }
     }
+}
+
+/// Hashes a whole piece held in memory and, when it matches, writes it (and, with `reverify`,
+/// hashes it again from storage so the store marks it durably). Returns whether it matched.
+async fn store_piece(
+    store: &PieceStore,
+    piece: PieceIndex,
+    buf: &[u8],
+    expected: [u8; 20],
+    reverify: bool,
+) -> Result<bool, PieceStoreError> {
+    if <[u8; 20]>::from(Sha1::digest(buf)) != expected {
+        return Ok(false);
+    }
+    store.write_block(piece, 0, buf).await?;
+    if reverify {
+        return store.verify_piece(piece).await;
+    }
+    Ok(true)
 }
 
 /// Opens the piece store of `info` and, when asked, checks existing data.

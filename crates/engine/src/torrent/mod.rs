@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use swarmfs_metainfo::Info;
+use swarmfs_metainfo::{Bitfield, Info};
 use swarmfs_proto::{MetadataAssembler, MetadataConfig, PeerKey, Priority, RateMeter, Rng};
 use swarmfs_storage::StorageFactory;
 use swarmfs_wire::{Handshake, PeerId};
@@ -62,6 +62,12 @@ pub(crate) enum Command {
         offset: u64,
         len: u64,
     },
+    PutPiece {
+        index: u32,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<bool, TorrentError>>,
+    },
+    Wanted(oneshot::Sender<Option<Bitfield>>),
     Remove {
         delete: bool,
         reply: oneshot::Sender<()>,
@@ -83,6 +89,12 @@ enum Internal {
         error: Option<String>,
         /// The piece's bytes, back for comparison with an earlier failed copy.
         buf: Vec<u8>,
+    },
+    /// A piece given by [`Command::PutPiece`] was hashed (and written when it matched).
+    Put {
+        piece: u32,
+        result: Result<bool, swarmfs_storage::PieceStoreError>,
+        reply: oneshot::Sender<Result<bool, TorrentError>>,
     },
 }
 
@@ -286,6 +298,10 @@ impl Torrent {
                 }
                 self.fill_all();
             }
+            Command::PutPiece { index, data, reply } => self.put_piece(index, data, reply),
+            Command::Wanted(reply) => {
+                let _ = reply.send(self.dl.as_ref().map(|dl| dl.wanted()));
+            }
             Command::Remove { delete, reply } => self.removing = Some((delete, reply)),
         }
     }
@@ -312,6 +328,11 @@ impl Torrent {
                 error,
                 buf,
             } => self.piece_checked(piece, ok, error, buf),
+            Internal::Put {
+                piece,
+                result,
+                reply,
+            } => self.piece_put(piece, result, reply),
         }
     }
 

@@ -337,6 +337,7 @@ impl Torrent {
             } => self.on_metadata_data(key, piece, total_size, &data).await,
             FromPeer::MetadataReject(piece) => self.on_metadata_reject(key, piece),
             FromPeer::Pex(payload) => self.on_pex(key, &payload),
+            FromPeer::PieceLost { piece, error } => self.piece_lost(piece, error),
             FromPeer::DhtPort(port) => {
                 if let (Some(dht), Some(p)) = (self.engine.dht.as_ref(), self.peers.get(&key)) {
                     dht.add_node(SocketAddr::new(p.addr.ip(), port));

@@ -480,6 +480,48 @@ impl Picker {
         self.verifying.remove(&p).unwrap_or_default()
     }
 
+    /// The piece was verified by other means (a web seed, a local copy): it is ours, and every
+    /// request still outstanding for its blocks is queued as a [`PickerAction::Cancel`] (drain
+    /// with [`poll_action`](Self::poll_action)). A piece whose hash check is pending becomes
+    /// ours too (its later [`handle_hash_passed`](Self::handle_hash_passed) returns `false`).
+    /// Returns `false` if the piece was already ours.
+    pub fn handle_piece_added(&mut self, piece: PieceIndex) -> Result<bool, PickerError> {
+        let p = self.check_piece(piece)?;
+        match self.status[p as usize] {
+            Status::Have => return Ok(false),
+            Status::Active(i) => {
+                let pending: Vec<(u32, PeerKey)> = self.active[i as usize].outstanding().collect();
+                for (index, peer) in pending {
+                    if let Some(block) = Block::nth(&self.geometry, piece, index) {
+                        self.actions.push_back(PickerAction::Cancel { peer, block });
+                    }
+                }
+            }
+            Status::Verifying => {
+                self.verifying.remove(&p);
+            }
+            Status::Idle => {}
+        }
+        self.finish(p);
+        Ok(true)
+    }
+
+    /// A verified piece is no longer ours (its storage can no longer produce it). It is not
+    /// fetched again by itself: its priority becomes [`Priority::SKIP`] until a file or piece
+    /// priority, or a deadline, asks for it again. Returns `false` if it was not ours.
+    pub fn handle_piece_lost(&mut self, piece: PieceIndex) -> Result<bool, PickerError> {
+        let p = self.check_piece(piece)?;
+        if self.status[p as usize] != Status::Have {
+            return Ok(false);
+        }
+        self.status[p as usize] = Status::Idle;
+        self.priority[p as usize] = Priority::SKIP;
+        // Skipped and missing: not counted as wanted, by us or by the peers having it.
+        self.have.set(p, false);
+        self.rebucket(p);
+        Ok(true)
+    }
+
     /// Sets the priority of one piece. A skipped piece already in progress keeps the requests it
     /// has but gets no new ones.
     pub fn set_piece_priority(

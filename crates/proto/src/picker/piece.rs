@@ -234,6 +234,18 @@ impl PieceDl {
         n
     }
 
+    /// Every outstanding request of this piece: `(block index, peer)`.
+    pub(crate) fn outstanding(&self) -> impl Iterator<Item = (u32, PeerKey)> + '_ {
+        self.blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| match b {
+                BlockState::Requested(p) => Some((i as u32, *p)),
+                _ => None,
+            })
+            .chain(self.extra.iter().copied())
+    }
+
     /// The distinct peers that sent blocks of this piece.
     pub(crate) fn contributors(&self) -> Vec<PeerKey> {
         let mut v: Vec<PeerKey> = self

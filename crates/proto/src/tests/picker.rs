@@ -331,3 +331,81 @@ fn blocked_reader_piece_is_duplicated_to_a_second_peer() {
             .all(|c| matches!(c, PickerAction::Cancel { peer, .. } if *peer == A))
     );
 }
+
+#[test]
+fn a_piece_added_from_outside_cancels_its_requests_and_counts_as_ours() {
+    // Two pieces of four blocks each.
+    let g = Geometry::new(u64::from(BLOCK_SIZE) * 4, &[u64::from(BLOCK_SIZE) * 8]).unwrap();
+    let mut p = Picker::new(&g, 5);
+    p.handle_peer(A, PeerEvent::HaveAll).unwrap();
+    p.handle_peer(B, PeerEvent::HaveAll).unwrap();
+    let a = pick(&mut p, A, 2);
+    let b = pick(&mut p, B, 2);
+    let piece = a[0].piece;
+    assert!(
+        a.iter().chain(&b).all(|x| x.piece == piece),
+        "whole piece first"
+    );
+    assert_eq!(p.handle_piece_added(piece), Ok(true));
+    let mut cancels: Vec<(PeerKey, Block)> = std::iter::from_fn(|| p.poll_action())
+        .map(|PickerAction::Cancel { peer, block }| (peer, block))
+        .collect();
+    cancels.sort_by_key(|(_, b)| b.offset);
+    let mut expected: Vec<(PeerKey, Block)> = a
+        .iter()
+        .map(|x| (A, *x))
+        .chain(b.iter().map(|x| (B, *x)))
+        .collect();
+    expected.sort_by_key(|(_, b)| b.offset);
+    assert_eq!(cancels, expected);
+    assert!(p.have().get(piece.get()));
+    assert_eq!(p.handle_piece_added(piece), Ok(false));
+    // A late block of it is a duplicate; the rest of the torrent goes on.
+    assert_eq!(p.handle_block(A, a[0]), Ok(BlockOutcome::Duplicate));
+    let rest = pick(&mut p, A, 8);
+    assert_eq!(rest.len(), 4);
+    assert!(rest.iter().all(|x| x.piece != piece));
+    assert_eq!(receive_all(&mut p, A, &rest).len(), 1);
+    assert!(p.handle_hash_passed(rest[0].piece));
+    assert!(p.is_done());
+    p.check_invariants();
+    // A piece whose hash check is pending: added from outside, its verdict is moot.
+    let mut q = Picker::new(&g, 6);
+    q.handle_peer(A, PeerEvent::HaveAll).unwrap();
+    let blocks = pick(&mut q, A, 4);
+    let done = receive_all(&mut q, A, &blocks);
+    assert_eq!(q.handle_piece_added(done[0]), Ok(true));
+    assert!(!q.handle_hash_passed(done[0]));
+    assert!(q.poll_action().is_none());
+    q.check_invariants();
+}
+
+#[test]
+fn a_lost_piece_is_no_longer_ours_and_not_fetched_until_asked_for() {
+    let g = one_block_pieces(4);
+    let mut p = Picker::new(&g, 7);
+    for i in 0..4 {
+        p.mark_have(g.piece(i).unwrap()).unwrap();
+    }
+    assert!(p.is_done());
+    p.handle_peer(A, PeerEvent::HaveAll).unwrap();
+    let lost = g.piece(2).unwrap();
+    assert_eq!(p.handle_piece_lost(lost), Ok(true));
+    assert_eq!(p.handle_piece_lost(lost), Ok(false));
+    assert!(!p.have().get(2));
+    assert_eq!(p.priority(lost), Priority::SKIP);
+    assert!(p.is_done(), "a lost piece is not wanted by itself");
+    assert!(!p.is_interesting(A));
+    assert!(pick(&mut p, A, 4).is_empty());
+    p.check_invariants();
+    // Asking for its file again fetches it.
+    p.set_file_priority(0, Priority::NORMAL).unwrap();
+    assert!(!p.is_done());
+    assert!(p.is_interesting(A));
+    assert_eq!(pieces(&pick(&mut p, A, 4)), vec![2]);
+    p.check_invariants();
+    assert!(matches!(
+        p.handle_piece_lost(one_block_pieces(10).piece(9).unwrap()),
+        Err(PickerError::PieceOutOfRange { .. })
+    ));
+}
