@@ -9,7 +9,7 @@ use std::time::Duration;
 use swarmfs_dht::{Dht, Id};
 use swarmfs_engine::{AddError, Engine, PeerId, Priority, TorrentHandle, TorrentOptions};
 use swarmfs_file::FileStorage;
-use swarmfs_metainfo::{Info, InfoHash, Magnet, MagnetTarget, PeerAddr, TorrentBuilder};
+use swarmfs_metainfo::{Info, InfoHash, Magnet, MagnetTarget, PeerAddr};
 use swarmfs_storage::StorageFactory;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::archive::Archive;
 use crate::builder::{ClientBuilder, LookupOptions};
 use crate::error::{ClientError, LookupError, SeedError};
+use crate::hashing::{Plan, SeedPhase, SeedProgress};
 use crate::prefix::PrefixStorage;
 use crate::publish;
 use crate::tasks::Tasks;
@@ -207,6 +208,17 @@ impl Client {
     /// place, not copied); an archive from the swarm is downloaded whole and seeded. Returns the
     /// magnet link, with our listen address as `x.pe`.
     pub async fn seed(&self, archive: &Archive) -> Result<String, SeedError> {
+        self.seed_with_progress(archive, |_| {}).await
+    }
+
+    /// [`Client::seed`], calling `progress` while the files are hashed (about every 100 ms) and
+    /// when the engine's check of the data starts and ends. Not called for an archive from the
+    /// swarm (nothing is hashed).
+    pub async fn seed_with_progress(
+        &self,
+        archive: &Archive,
+        mut progress: impl FnMut(SeedProgress) + Send,
+    ) -> Result<String, SeedError> {
         if self.inner.tasks.is_stopped() {
             return Err(SeedError::Stopped);
         }
@@ -224,19 +236,25 @@ impl Client {
             return Err(SeedError::Empty);
         }
         let entries = draft.read_all(&files).await?;
-        let name = draft.name.clone();
-        let torrent = tokio::task::spawn_blocking(move || {
-            TorrentBuilder::new().build_entries(&name, &entries)
-        })
-        .await
-        .map_err(|_| SeedError::Stopped)??;
-        let info = torrent.into_info();
+        let info = Plan::entries(&draft.name, entries)
+            .build(&mut progress)
+            .await?;
         let storage = draft.storage_for(&info, &files);
-        self.seed_info(info, storage).await
+        self.seed_info(info, storage, &mut progress).await
     }
 
     /// Hashes a file or directory on disk and seeds it from where it is. Returns its magnet.
     pub async fn seed_path(&self, path: impl AsRef<Path>) -> Result<String, SeedError> {
+        self.seed_path_with_progress(path, |_| {}).await
+    }
+
+    /// [`Client::seed_path`], calling `progress` while the files are hashed (about every
+    /// 100 ms) and when the engine's check of the data starts and ends.
+    pub async fn seed_path_with_progress(
+        &self,
+        path: impl AsRef<Path>,
+        mut progress: impl FnMut(SeedProgress) + Send,
+    ) -> Result<String, SeedError> {
         let path = path.as_ref();
         let bad = |reason| SeedError::BadDir {
             path: path.to_path_buf(),
@@ -246,18 +264,22 @@ impl Client {
         let parent = full.parent().ok_or_else(|| bad("no parent directory"))?;
         let storage: Arc<dyn StorageFactory> = Arc::new(FileStorage::in_dir(parent));
         let owned = full.clone();
-        let torrent = tokio::task::spawn_blocking(move || TorrentBuilder::new().build_path(&owned))
+        let plan = tokio::task::spawn_blocking(move || Plan::path(&owned))
             .await
             .map_err(|_| SeedError::Stopped)??;
-        self.seed_info(torrent.into_info(), storage).await
+        let info = plan.build(&mut progress).await?;
+        self.seed_info(info, storage, &mut progress).await
     }
 
     async fn seed_info(
         &self,
         info: Info,
         storage: Arc<dyn StorageFactory>,
+        progress: &mut (dyn FnMut(SeedProgress) + Send),
     ) -> Result<String, SeedError> {
         let info_hash = info.info_hash();
+        let total = info.geometry().total_length();
+        progress(SeedProgress::new(SeedPhase::Checking, 0, total));
         let handle =
             match self
                 .inner
@@ -282,6 +304,7 @@ impl Client {
                 total: stats.pieces_total,
             });
         }
+        progress(SeedProgress::new(SeedPhase::Checking, total, total));
         Ok(self.magnet_of(&info))
     }
 

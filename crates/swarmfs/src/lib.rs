@@ -3,7 +3,8 @@
 //! - [`Client`] (built with [`ClientBuilder`]) runs a torrent engine and a DHT node.
 //!   [`Client::lookup`] opens a magnet link, or the newest version of a BEP 46 mutable magnet,
 //!   as an [`Archive`]; [`Client::seed`] hashes and seeds a draft archive (or
-//!   [`Client::seed_path`] a directory on disk); [`Client::publish`] stores a BEP 46 item under
+//!   [`Client::seed_path`] a directory on disk; both have a `_with_progress` twin reporting
+//!   [`SeedProgress`]); [`Client::publish`] stores a BEP 46 item under
 //!   a [`Keypair`] and keeps it alive; [`Client::stop`] ends all network activity.
 //! - [`Archive`] is an async, read-only directory tree over a torrent (`read_dir`, `read_file`,
 //!   `metadata`, `open` returning an [`ArchiveFile`] that is `AsyncRead + AsyncSeek` and
@@ -46,6 +47,7 @@ mod client;
 mod draft;
 mod error;
 mod file;
+mod hashing;
 mod keypair;
 mod prefix;
 mod publish;
@@ -58,6 +60,7 @@ pub use builder::{ClientBuilder, LookupOptions, PUBLIC_BOOTSTRAP};
 pub use client::Client;
 pub use error::{ArchiveError, ClientError, KeypairError, LookupError, PublishError, SeedError};
 pub use file::{ArchiveFile, MAX_CHUNK, READAHEAD};
+pub use hashing::{SeedPhase, SeedProgress};
 pub use keypair::Keypair;
 pub use tree::{DirEntry, Metadata};
 pub use updates::{Updates, Version};

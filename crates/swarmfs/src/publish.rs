@@ -71,12 +71,26 @@ impl Client {
         )?;
         match dht.put_mutable(item.clone(), expected).await {
             Ok(_) => {}
+            // A node that already holds exactly this item refuses it under `cas` too: our own
+            // node reached again through an entry with a foreign id (mainline nodes file a
+            // `find_node` requester under the target it asked for). That is not a conflict.
+            Err(DhtError::Conflict { stored, .. })
+                if stored > 0 && self.holds(dht, &item, salt).await => {}
             Err(DhtError::Conflict { .. }) => return Err(PublishError::Conflict { expected }),
             Err(DhtError::Shutdown) => return Err(PublishError::Stopped),
             Err(e) => return Err(PublishError::Dht(e)),
         }
         self.keep_alive(item);
         Ok(mutable_magnet(keypair, salt))
+    }
+
+    /// Whether the newest version in the DHT is `item` itself.
+    async fn holds(&self, dht: &swarmfs_dht::Dht, item: &MutableItem, salt: &[u8]) -> bool {
+        let public_key = *item.key();
+        match dht.get_mutable(&public_key, salt).await {
+            Ok(Some(now)) => now.seq() == item.seq() && now.value() == item.value(),
+            _ => false,
+        }
     }
 
     /// Republishes `item` until the client stops or a newer version of it is published.
