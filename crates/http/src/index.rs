@@ -80,8 +80,9 @@ pub(crate) async fn list(archive: &Archive, dir: &str) -> Vec<Listed> {
     out
 }
 
-/// The index as JSON: `{"name", "info_hash", "files": [{"path", "len", "progress", "url"}]}`.
-pub(crate) fn json(archive: &Archive, files: &[Listed]) -> String {
+/// One archive's index as JSON: `{"name", "info_hash", "magnet", "url", "files": [{"path",
+/// "len", "progress", "url"}]}`; the links start with `base` (`""` or `/<key>`).
+pub(crate) fn json(archive: &Archive, base: &str, files: &[Listed]) -> serde_json::Value {
     let files: Vec<serde_json::Value> = files
         .iter()
         .map(|f| {
@@ -89,7 +90,7 @@ pub(crate) fn json(archive: &Archive, files: &[Listed]) -> String {
                 "path": f.path,
                 "len": f.len,
                 "progress": f.progress,
-                "url": encode(&f.path),
+                "url": encode(&format!("{base}{}", f.path)),
             })
         })
         .collect();
@@ -97,30 +98,68 @@ pub(crate) fn json(archive: &Archive, files: &[Listed]) -> String {
         "name": archive.name(),
         "info_hash": archive.info_hash().map(|h| h.to_hex()),
         "magnet": archive.magnet(),
+        "url": encode(&format!("{base}/")),
         "files": files,
     })
-    .to_string()
 }
 
-/// The index as an HTML page with a link per file.
-pub(crate) fn html(archive: &Archive, dir: &str, files: &[Listed]) -> String {
+/// The index of every archive as JSON: `{"torrents": [<one archive's index>...]}`.
+pub(crate) fn catalog_json(torrents: Vec<serde_json::Value>) -> String {
+    serde_json::json!({ "torrents": torrents }).to_string()
+}
+
+/// One archive's index as an HTML page with a link per file.
+pub(crate) fn html(archive: &Archive, base: &str, dir: &str, files: &[Listed]) -> String {
     let title = escape(&format!("{} {dir}", archive.name()));
-    let mut page = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-         <body><h1>{title}</h1>\n<table>\n<tr><th>file</th><th>bytes</th><th>verified</th></tr>\n"
-    );
+    let mut page = page_head(&title);
+    let _ = writeln!(page, "<h1>{title}</h1>");
+    table(&mut page, base, files);
+    page.push_str("</body></html>\n");
+    page
+}
+
+/// The index of every archive as one HTML page: a heading and a file table per archive.
+pub(crate) fn catalog_html(torrents: &[(&Archive, String, Vec<Listed>)]) -> String {
+    let mut page = page_head("swarmfs");
+    let _ = writeln!(page, "<h1>{} torrents</h1>", torrents.len());
+    for (archive, base, files) in torrents {
+        let total: u64 = files.iter().map(|f| f.len).sum();
+        let _ = writeln!(
+            page,
+            "<h2><a href=\"{}/\">{}</a></h2>\n<p>{} files, {total} bytes{}</p>",
+            escape(&encode(base)),
+            escape(archive.name()),
+            files.len(),
+            archive
+                .info_hash()
+                .map(|h| format!(", info-hash <code>{}</code>", h.to_hex()))
+                .unwrap_or_default(),
+        );
+        table(&mut page, base, files);
+    }
+    page.push_str("</body></html>\n");
+    page
+}
+
+fn page_head(title: &str) -> String {
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n"
+    )
+}
+
+fn table(page: &mut String, base: &str, files: &[Listed]) {
+    page.push_str("<table>\n<tr><th>file</th><th>bytes</th><th>verified</th></tr>\n");
     for f in files {
         let _ = writeln!(
             page,
             "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{:.0}%</td></tr>",
-            escape(&encode(&f.path)),
+            escape(&encode(&format!("{base}{}", f.path))),
             escape(&f.path),
             f.len,
             f.progress * 100.0
         );
     }
-    page.push_str("</table>\n</body></html>\n");
-    page
+    page.push_str("</table>\n");
 }
 
 /// Escapes text for HTML element content and attribute values.

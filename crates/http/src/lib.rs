@@ -1,7 +1,9 @@
-//! swarmfs HTTP streaming server: serves one [`swarmfs::Archive`] over HTTP/1.1.
+//! swarmfs HTTP streaming server: serves one or more [`swarmfs::Archive`]s over HTTP/1.1.
 //!
-//! `GET /` (and any directory path) is an index of the files, in HTML, or JSON when the client
-//! sends `Accept: application/json`. `GET /<path>` streams a file through
+//! Every archive's files are at the stable path `/<info-hash hex>/<path>`; a server of one
+//! archive also serves them at `/<path>`. `GET /` is an index (of the one archive, or of every
+//! archive with its files, sizes and verified share), and so is any directory path; it is HTML,
+//! or JSON when the client sends `Accept: application/json`. A file is streamed through
 //! [`swarmfs::Archive::open`], so pieces are fetched on demand in the order they are read: a
 //! video plays while it downloads. Single `Range` requests get `206 Partial Content`,
 //! unsatisfiable ones `416`; `HEAD`, `Accept-Ranges`, `ETag` and a `Content-Type` from the file
@@ -23,6 +25,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod body;
+mod catalog;
 mod index;
 mod mime;
 mod path;

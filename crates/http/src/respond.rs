@@ -8,13 +8,15 @@ use swarmfs::{Archive, ArchiveError};
 use tokio::io::AsyncSeekExt;
 
 use crate::body::Body;
+use crate::catalog::{Catalog, Route};
 use crate::index;
 use crate::mime::content_type;
 use crate::path::{PathRefused, decode};
 use crate::range::{RangeError, parse_range};
 
-/// Answers one request from `archive`. Never fails: every problem is an HTTP status.
-pub(crate) async fn respond<B>(archive: &Archive, req: &Request<B>) -> Response<Body> {
+/// Answers one request from the archives of `catalog`. Never fails: every problem is an HTTP
+/// status.
+pub(crate) async fn respond<B>(catalog: &Catalog, req: &Request<B>) -> Response<Body> {
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
@@ -32,8 +34,19 @@ pub(crate) async fn respond<B>(archive: &Archive, req: &Request<B>) -> Response<
         }
         Err(PathRefused::Malformed) => return status(StatusCode::BAD_REQUEST, "malformed path\n"),
     };
+    let (archive, base, path) = match catalog.route(&path) {
+        Route::Archive { entry, base, path } => (&entry.archive, base, path),
+        Route::Root => {
+            let mut response = catalog_page(catalog, req).await;
+            if head {
+                *response.body_mut() = Body::empty();
+            }
+            return response;
+        }
+        Route::NotFound => return status(StatusCode::NOT_FOUND, "not found\n"),
+    };
     let mut response = match archive.metadata(&path).await {
-        Ok(m) if m.is_dir => index_page(archive, &path, req).await,
+        Ok(m) if m.is_dir => index_page(archive, &base, &path, req).await,
         Ok(_) => file(archive, &path, req).await,
         Err(ArchiveError::NotFound { .. }) => status(StatusCode::NOT_FOUND, "not found\n"),
         Err(ArchiveError::InvalidPath { .. }) => status(StatusCode::BAD_REQUEST, "invalid path\n"),
@@ -48,25 +61,56 @@ pub(crate) async fn respond<B>(archive: &Archive, req: &Request<B>) -> Response<
     response
 }
 
-async fn index_page<B>(archive: &Archive, dir: &str, req: &Request<B>) -> Response<Body> {
-    let files = index::list(archive, dir).await;
-    let wants_json = req
-        .headers()
+fn wants_json<B>(req: &Request<B>) -> bool {
+    req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    let (text, kind) = if wants_json {
-        (index::json(archive, &files), "application/json")
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+async fn index_page<B>(
+    archive: &Archive,
+    base: &str,
+    dir: &str,
+    req: &Request<B>,
+) -> Response<Body> {
+    let files = index::list(archive, dir).await;
+    if wants_json(req) {
+        index_response(
+            index::json(archive, base, &files).to_string(),
+            "application/json",
+        )
     } else {
-        (
-            index::html(archive, dir, &files),
+        index_response(
+            index::html(archive, base, dir, &files),
             "text/html; charset=utf-8",
         )
-    };
-    let mut r = Response::new(Body::full(text.clone()));
+    }
+}
+
+/// `/` of a server with several archives: every archive with its files.
+async fn catalog_page<B>(catalog: &Catalog, req: &Request<B>) -> Response<Body> {
+    let mut torrents = Vec::with_capacity(catalog.entries().len());
+    for e in catalog.entries() {
+        torrents.push((&e.archive, e.base(), index::list(&e.archive, "/").await));
+    }
+    if wants_json(req) {
+        let values = torrents
+            .iter()
+            .map(|(a, base, files)| index::json(a, base, files))
+            .collect();
+        index_response(index::catalog_json(values), "application/json")
+    } else {
+        index_response(index::catalog_html(&torrents), "text/html; charset=utf-8")
+    }
+}
+
+fn index_response(text: String, kind: &'static str) -> Response<Body> {
+    let len = text.len();
+    let mut r = Response::new(Body::full(text));
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::VARY, HeaderValue::from_static("accept"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r

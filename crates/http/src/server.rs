@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::catalog::Catalog;
 use crate::respond::respond;
 
 /// Most connections served at once; more wait in the listen backlog.
@@ -38,24 +39,37 @@ pub enum ServeError {
     },
 }
 
-/// An HTTP server for one archive, bound but not yet serving.
+/// An HTTP server for one or more archives, bound but not yet serving.
+///
+/// Each archive's files are at `/<info-hash hex>/<path>` (a draft's at `/draft-<n>/<path>`,
+/// `n` its position). A server of a single archive also serves its files at `/<path>` and
+/// its index at `/`; a server of several serves at `/` an index of all of them.
 #[derive(Debug)]
 pub struct StreamServer {
     listener: TcpListener,
-    archive: Archive,
+    catalog: Catalog,
     local_addr: SocketAddr,
 }
 
 impl StreamServer {
-    /// Binds `addr` (port 0 picks a free port). Use a loopback address unless the archive
-    /// should be reachable from other machines.
+    /// Binds `addr` (port 0 picks a free port) for one archive. Use a loopback address unless
+    /// the archive should be reachable from other machines.
     pub async fn bind(addr: SocketAddr, archive: Archive) -> Result<Self, ServeError> {
+        Self::bind_many(addr, [archive]).await
+    }
+
+    /// Binds `addr` for several archives (an archive whose info-hash is already given is
+    /// served once).
+    pub async fn bind_many(
+        addr: SocketAddr,
+        archives: impl IntoIterator<Item = Archive>,
+    ) -> Result<Self, ServeError> {
         let bind_err = |source| ServeError::Bind { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
         Ok(Self {
             listener,
-            archive,
+            catalog: Catalog::new(archives),
             local_addr,
         })
     }
@@ -70,9 +84,18 @@ impl StreamServer {
         format!("http://{}/", self.local_addr)
     }
 
+    /// The URL of each archive's index, `http://<local address>/<key>/`, in the order given.
+    pub fn archive_urls(&self) -> Vec<String> {
+        self.catalog
+            .entries()
+            .iter()
+            .map(|e| format!("http://{}{}/", self.local_addr, e.base()))
+            .collect()
+    }
+
     /// Serves until the returned future is dropped (which closes every connection).
     pub async fn run(self) {
-        let archive = Arc::new(self.archive);
+        let catalog = Arc::new(self.catalog);
         let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut conns = JoinSet::new();
         loop {
@@ -93,12 +116,12 @@ impl StreamServer {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let archive = archive.clone();
+            let catalog = catalog.clone();
             conns.spawn(async move {
                 let _permit = permit;
                 let service = service_fn(move |req: Request<Incoming>| {
-                    let archive = archive.clone();
-                    async move { Ok::<_, Infallible>(respond(&archive, &req).await) }
+                    let catalog = catalog.clone();
+                    async move { Ok::<_, Infallible>(respond(&catalog, &req).await) }
                 });
                 let conn = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
