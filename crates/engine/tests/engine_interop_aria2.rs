@@ -27,7 +27,9 @@ use third_party::{
 /// the runs printed below take a fraction of it).
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// `aria2c` with every peer source but the ones given off, listening on `127.0.0.1:port`.
+/// `aria2c` with every peer source but the ones given off, listening on `127.0.0.1:port`. Its
+/// encryption settings stay at their defaults (`--bt-min-crypto-level=plain`,
+/// `--bt-require-crypto=false`): swarmfs speaks plain TCP.
 fn aria2c(port: u16, dir: &Path) -> Command {
     let mut cmd = Command::new("aria2c");
     cmd.args([
@@ -38,8 +40,6 @@ fn aria2c(port: u16, dir: &Path) -> Command {
         "--enable-peer-exchange=false",
         "--disable-ipv6=true",
         "--interface=127.0.0.1",
-        "--bt-min-crypto-level=plain",
-        "--bt-require-crypto=false",
         "--file-allocation=none",
         "--summary-interval=0",
         "--console-log-level=notice",

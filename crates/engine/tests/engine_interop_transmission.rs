@@ -1,6 +1,6 @@
 //! Interop with Transmission (`transmission-cli`, Debian package `transmission-cli`), loopback
-//! only, with DHT, LPD, PEX, uTP and port mapping off in its `settings.json` and encryption
-//! tolerated (swarmfs speaks plain TCP):
+//! only, with DHT, LPD, PEX, uTP and port mapping off in its `settings.json` and encryption left
+//! at Transmission's default, "preferred" (it still accepts the plain TCP swarmfs speaks):
 //! - Transmission seeds (verifying the data with `-v`) and swarmfs fetches from its address, both
 //!   from the info dictionary and from a magnet with only `x.pe` (metadata via BEP 9);
 //! - swarmfs seeds and Transmission downloads from a `.torrent`; swarmfs dials Transmission (see
@@ -51,7 +51,6 @@ fn transmission(port: u16, dir: &Path, save: &Path, name: &str) -> Command {
   "bind-address-ipv4": "127.0.0.1",
   "bind-address-ipv6": "::1",
   "peer-port": {port},
-  "encryption": 0,
   "rpc-enabled": false,
   "ratio-limit-enabled": false,
   "idle-seeding-limit-enabled": false,
@@ -66,7 +65,6 @@ fn transmission(port: u16, dir: &Path, save: &Path, name: &str) -> Command {
     cmd.arg("-g").arg(&config).arg("-w").arg(save).args([
         "-p",
         &port.to_string(),
-        "-et",
         "-M",
         "-D",
         "-U",
