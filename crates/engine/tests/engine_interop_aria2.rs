@@ -1,9 +1,10 @@
-//! Interop with aria2 (`aria2c`, Debian package `aria2`), loopback only, DHT, LSD and PEX off on
-//! both sides:
+//! Interop with aria2 (`aria2c`, Debian package `aria2`), loopback only, with aria2's DHT, LPD
+//! and PEX off (the engine's DHT and LSD are off by default):
 //! - aria2 seeds (checking the data with `-V`) and swarmfs fetches from its address, both from
 //!   the info dictionary and from a magnet with only `x.pe` (metadata from aria2, BEP 9);
 //! - swarmfs seeds and aria2 downloads from a `.torrent` whose tracker (a fixture in this test)
-//!   names only the swarmfs seeder; aria2 checks every piece and the files it wrote are compared.
+//!   names only the swarmfs seeder; aria2 checks every piece and the files it wrote are compared;
+//! - swarmfs relays between two aria2 clients, serving one while still fetching from the other.
 //!
 //! Skipped, with a printed SKIP line, when `aria2c` is not installed.
 
@@ -16,7 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
-use swarmfs_engine::{TorrentHandle, TorrentOptions};
+use swarmfs_engine::{TorrentEvent, TorrentHandle, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
 use swarmfs_metainfo::{Magnet, PeerAddr};
 use third_party::{
@@ -262,4 +263,72 @@ async fn swarmfs_seeds_aria2_fetches_multi_file() {
         93,
     );
     swarmfs_seeds_aria2_fetches(payload, dir.path()).await;
+}
+
+/// swarmfs between two aria2 clients: aria2 B knows only swarmfs (through the tracker) and
+/// connects while swarmfs has nothing; then swarmfs starts fetching from aria2 A, throttled to
+/// 1 MiB/s, and must pass each piece on to B as soon as it verified it (seeding while
+/// downloading: `have` to B, B's requests served), not only once it is complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarmfs_relays_aria2_to_aria2_while_downloading() {
+    if !available("aria2c", "aria2") {
+        return;
+    }
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut payload = Payload::single(dir.path(), "relay.bin", (3 << 20) + 55, 64 << 10, 94);
+    let (aria2_a, peer_a) = aria2_seeder(&payload, dir.path());
+
+    let e = engine().await;
+    let t = e
+        .add_info(
+            payload.torrent.info().clone(),
+            MemoryStorage::factory(),
+            TorrentOptions::new().download_rate_limit(Some(1 << 20)),
+        )
+        .expect("add");
+    third_party::print_events(&t, started, "swarmfs relay");
+    let mut events = t.events();
+    let SocketAddr::V4(addr) = e.listen_addr() else {
+        panic!("engine listens on IPv4 loopback");
+    };
+    let tracker = Tracker::start(&[addr]);
+    payload.set_announce(&tracker.announce_url());
+    let out = dir.path().join("out");
+    let mut cmd = aria2c(free_port(), &out);
+    cmd.args(["--seed-time=0", "--bt-stop-timeout=30"])
+        .arg(&payload.torrent_path);
+    let mut aria2_b = Reap::spawn(cmd, &dir.path().join("aria2-b.log"));
+
+    // B is connected (it is the only peer swarmfs knows so far) before A is added.
+    tokio::time::timeout(LIMIT, async {
+        while !matches!(events.recv().await, Ok(TorrentEvent::PeerConnected(_))) {}
+    })
+    .await
+    .unwrap_or_else(|_| panic!("aria2 B never connected\n{}", aria2_b.log_tail(30)));
+    t.add_peer(peer_a).expect("add aria2 A");
+    wait_done(&t, &aria2_a, "data from aria2 A").await;
+    let uploaded_while_downloading = t.stats().await.expect("stats").uploaded;
+    let status = wait_exit(&mut aria2_b).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "aria2 B did not finish ({status:?}):\n{}",
+        aria2_b.log_tail(30)
+    );
+    if let Some(why) = payload.mismatch(&out) {
+        panic!("aria2 B wrote wrong data: {why}\n{}", aria2_b.log_tail(30));
+    }
+    assert!(
+        uploaded_while_downloading > 0,
+        "swarmfs served B nothing before it had the whole torrent"
+    );
+    assert_eq!(read_all(&t, payload.stream.len()).await, payload.stream);
+    e.shutdown().await;
+    assert_eq!(e.live_tasks(), 0);
+    println!(
+        "aria2 -> swarmfs -> aria2: {uploaded_while_downloading} of {} bytes passed on before \
+         swarmfs finished, {:?} in all",
+        payload.stream.len(),
+        started.elapsed()
+    );
 }
