@@ -4,7 +4,12 @@
 //! ```text
 //! cargo bench -p swarmfs-file --bench block_write -- [--mib N] [--runs N] [--backend memory|file]
 //!     [--verify-every N]    # 0 = write only, 1 = verify each piece, N = verify batches of N
+//!     [--hashed-every N]    # engine path: blocks assembled in memory, hashed, written whole
+//!                           # (write_hashed_piece), commit_hashed every N pieces
 //! ```
+//! By default it runs write-only, verify every piece and per 64 pieces (16 KiB `write_block`s,
+//! then `verify_pieces`, which reads back and hashes), and the engine path committing every
+//! piece and every 64 pieces.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,17 +89,20 @@ fn main() {
     let mut mib: u64 = 256;
     let mut runs = 3;
     let mut only: Option<String> = None;
-    let mut modes = vec![0u32, 1, 64];
+    // (hashed path, every): blocks + verify_pieces, or write_hashed_piece + commit_hashed.
+    let mut modes = vec![
+        (false, 0u32),
+        (false, 1),
+        (false, 64),
+        (true, 1),
+        (true, 64),
+    ];
     while let Some(a) = args.next() {
         match a.as_str() {
             "--backend" => only = args.next(),
-            "--verify-every" => {
-                modes = vec![
-                    args.next()
-                        .expect("--verify-every N")
-                        .parse()
-                        .expect("number"),
-                ];
+            "--verify-every" | "--hashed-every" => {
+                let n = args.next().expect("N").parse().expect("number");
+                modes = vec![(a == "--hashed-every", n)];
             }
             "--mib" => mib = args.next().expect("--mib N").parse().expect("number"),
             "--runs" => runs = args.next().expect("--runs N").parse().expect("number"),
@@ -133,7 +141,7 @@ fn main() {
             continue;
         }
         // 0: write only; 1: verify (sync + persist) every piece; 64: verify batches of 64 pieces.
-        for &verify_every in &modes {
+        for &(hashed, verify_every) in &modes {
             let verify = verify_every > 0;
             let mut rates = Vec::new();
             let mut per_piece = (0.0, 0.0);
@@ -170,7 +178,26 @@ fn main() {
                     .expect("open");
                     let start = Instant::now();
                     let mut batch = Vec::new();
+                    let mut piece = Vec::new();
                     for p in geometry.pieces() {
+                        if hashed {
+                            // As the engine would: blocks arrive into a piece buffer, which is
+                            // hashed in memory and written whole.
+                            piece.clear();
+                            for b in 0..geometry.block_count(p) {
+                                let len = geometry.block_len(p, b).expect("block") as usize;
+                                piece.extend_from_slice(&block[..len]);
+                            }
+                            let digest: [u8; 20] = Sha1::digest(&piece).into();
+                            let ok = store.write_hashed_piece(p, &piece, &digest).await;
+                            assert!(ok.expect("write"));
+                            if store.uncommitted() == verify_every
+                                || p.get() + 1 == geometry.piece_count()
+                            {
+                                store.commit_hashed().await.expect("commit");
+                            }
+                            continue;
+                        }
                         for b in 0..geometry.block_count(p) {
                             let len = geometry.block_len(p, b).expect("block") as usize;
                             store
@@ -199,10 +226,14 @@ fn main() {
                 );
             }
             rates.sort_by(f64::total_cmp);
-            let what = match verify_every {
-                0 => "write only".to_owned(),
-                1 => "write + verify/sync/persist every piece".to_owned(),
-                n => format!("write + verify/sync/persist per {n} pieces"),
+            let what = match (hashed, verify_every) {
+                (true, 1) => "hashed in memory, write_hashed_piece + commit every piece".to_owned(),
+                (true, n) => {
+                    format!("hashed in memory, write_hashed_piece + commit per {n} pieces")
+                }
+                (false, 0) => "16 KiB blocks, write only".to_owned(),
+                (false, 1) => "16 KiB blocks + verify/sync/persist every piece".to_owned(),
+                (false, n) => format!("16 KiB blocks + verify/sync/persist per {n} pieces"),
             };
             println!(
                 "block_write {backend} {what}: median {:.0} MiB/s [{:.0}-{:.0}] over {mib} MiB; \
