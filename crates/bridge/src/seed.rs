@@ -37,6 +37,7 @@ pub struct Bridge {
     client: HttpClient,
     build_stats: Option<HttpStats>,
     listen: SocketAddr,
+    lost_watch: tokio::task::JoinHandle<()>,
 }
 
 impl Bridge {
@@ -149,6 +150,7 @@ impl Bridge {
                 total: stats.pieces_total,
             });
         }
+        let lost_watch = crate::lost::spawn_watch(handle.clone(), storage.clone());
         Ok(Self {
             torrent,
             urls,
@@ -157,6 +159,7 @@ impl Bridge {
             client,
             build_stats: None,
             listen: engine.listen_addr(),
+            lost_watch,
         })
     }
 
@@ -193,7 +196,8 @@ impl Bridge {
         Ok(self.storage.read_stream(offset, buf).await?)
     }
 
-    /// Verifier events (pieces verified, refused; origins changed) from now on.
+    /// Events from now on: pieces verified or refused by the verifier, origins changed, pieces
+    /// the engine stopped advertising (lost) and pieces advertised again (restored).
     pub fn events(&self) -> broadcast::Receiver<BridgeEvent> {
         self.storage.events()
     }
@@ -215,7 +219,14 @@ impl Bridge {
 
     /// Stops seeding (the origins are left alone).
     pub async fn stop(&self) -> Result<(), BridgeError> {
+        self.lost_watch.abort();
         self.handle.remove(false).await?;
         Ok(())
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.lost_watch.abort();
     }
 }

@@ -35,6 +35,17 @@ pub enum BridgeEvent {
         /// The piece.
         piece: u32,
     },
+    /// The engine stopped advertising a piece because serving it failed (refused, origin
+    /// changed or down). The bridge keeps trying it and reports [`BridgeEvent::PieceRestored`]
+    /// when it verifies again.
+    PieceLost {
+        /// The piece.
+        piece: u32,
+        /// Why serving it failed.
+        error: String,
+    },
+    /// A lost piece verified again from the origin and is advertised again.
+    PieceRestored(u32),
     /// An origin changed or vanished since it was opened; reads touching it fail.
     OriginChanged {
         /// Index of the torrent file.
@@ -162,6 +173,18 @@ impl VerifyingStorage {
             out.push(f.stamp().await?);
         }
         Ok(out)
+    }
+
+    /// Sends `event` to the subscribers of [`VerifyingStorage::events`].
+    pub(crate) fn report(&self, event: BridgeEvent) {
+        let _ = self.shared.events.send(event);
+    }
+
+    /// The verified bytes of `piece` (from the cache or fetched and hashed now), or `None` when
+    /// the origin cannot deliver them.
+    pub(crate) async fn verified_piece(&self, piece: u32) -> Option<Vec<u8>> {
+        let index = self.shared.geometry.piece(piece)?;
+        self.shared.piece(index).await.ok().map(|d| d.to_vec())
     }
 
     /// Puts a metadata blob in place (e.g. resume data) before the storage is used.
@@ -340,7 +363,13 @@ impl RandomAccess for VerifiedFile {
         self.shared.read_stream(start + offset, buf).await
     }
 
+    /// The origin is read-only: a write succeeds only when it holds exactly the verified bytes
+    /// already there (the engine writing back a piece handed to it), and changes nothing.
     async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        let mut current = vec![0u8; data.len()];
+        if self.read_at(offset, &mut current).await.is_ok() && current == data {
+            return Ok(());
+        }
         self.shared.files[self.index].write_at(offset, data).await
     }
 

@@ -7,7 +7,10 @@ mod support;
 use std::time::{Duration, SystemTime};
 
 use support::nginx::{libtorrent_or_skip, lt_leech, nginx_or_skip};
-use swarmfs_bridge::{Bridge, BridgeError, BridgeOptions, download_from_web_seeds};
+use swarmfs_bridge::{
+    Bridge, BridgeError, BridgeOptions, WebSeedOptions, add_magnet_with_web_seeds,
+    add_torrent_with_web_seeds, download_from_web_seeds,
+};
 use swarmfs_engine::{Engine, TorrentHandle, TorrentOptions};
 use swarmfs_http_storage::{HttpError, HttpOptions};
 use swarmfs_memory::MemoryStorage;
@@ -215,4 +218,207 @@ async fn nginx_web_seed_alone_downloads_fully() {
     h.read_range(0, &mut got).await.unwrap();
     assert!(got[..a.len()] == a[..] && got[a.len()..] == b[..]);
     e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_web_seeds_alone_fill_a_url_list_torrent_and_an_xs_magnet() {
+    let Some(nginx) =
+        nginx_or_skip("nginx_web_seeds_alone_fill_a_url_list_torrent_and_an_xs_magnet")
+    else {
+        return;
+    };
+    let a = pattern(38, 3_000_000);
+    let b = pattern(39, 123_457);
+    nginx.put("/ws/album/one.bin", &a);
+    nginx.put("/ws/album/two/three.bin", &b);
+    let entries = [
+        (SafePath::parse("one.bin").unwrap(), a.clone()),
+        (SafePath::parse("two/three.bin").unwrap(), b.clone()),
+    ];
+    let mut torrent = TorrentBuilder::new()
+        .build_entries("album", &entries)
+        .unwrap();
+    let whole = [a.as_slice(), &b].concat();
+    let ws =
+        || WebSeedOptions::default().http(HttpOptions::default().backoff(Duration::from_millis(5)));
+
+    // A .torrent with url-list and no peers at all.
+    torrent.set_url_list(&[nginx.url("/ws/")]);
+    let e = engine().await;
+    let (h, seeder) = add_torrent_with_web_seeds(
+        &e,
+        &torrent,
+        MemoryStorage::factory(),
+        TorrentOptions::new(),
+        ws(),
+    )
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), h.wait_done())
+        .await
+        .expect("url-list torrent finishes")
+        .unwrap();
+    let mut got = vec![0u8; whole.len()];
+    h.read_range(0, &mut got).await.unwrap();
+    assert!(got == whole);
+    assert_eq!(seeder.stop().await.pieces, torrent.info().piece_count());
+    h.remove(false).await.unwrap();
+
+    // A magnet with ws= and xs= (the .torrent, without url-list, on the same server): the
+    // metadata comes over HTTP, checked against the info-hash; the data from the web seed.
+    torrent.set_url_list::<&str>(&[]);
+    nginx.put("/meta/album.torrent", &torrent.to_bytes());
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&dn=album&ws={}&xs={}",
+        torrent.info_hash().to_hex(),
+        nginx.url("/ws/"),
+        nginx.url("/meta/album.torrent"),
+    );
+    let (h, seeder) = add_magnet_with_web_seeds(
+        &e,
+        &Magnet::parse(&magnet).unwrap(),
+        MemoryStorage::factory(),
+        TorrentOptions::new(),
+        ws(),
+    )
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), h.wait_done())
+        .await
+        .expect("ws+xs magnet finishes")
+        .unwrap();
+    let mut got = vec![0u8; whole.len()];
+    h.read_range(0, &mut got).await.unwrap();
+    assert!(got == whole);
+    assert_eq!(seeder.stop().await.pieces, torrent.info().piece_count());
+    h.remove(false).await.unwrap();
+
+    // A ws= magnet without xs= and without peers cannot start: nobody can give the metadata
+    // (a web server does not speak BEP 9). It waits for peers; the web seeder waits with it.
+    let bare = format!(
+        "magnet:?xt=urn:btih:{}&ws={}",
+        torrent.info_hash().to_hex(),
+        nginx.url("/ws/"),
+    );
+    let (h, seeder) = add_magnet_with_web_seeds(
+        &e,
+        &Magnet::parse(&bare).unwrap(),
+        MemoryStorage::factory(),
+        TorrentOptions::new(),
+        ws(),
+    )
+    .await
+    .unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(500), h.wait_metadata()).await;
+    assert!(waited.is_err(), "no metadata without peers or xs=");
+    assert_eq!(seeder.stop().await.pieces, 0);
+    e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_origin_without_ranges_slow_and_down() {
+    let Some(mut nginx) = nginx_or_skip("nginx_origin_without_ranges_slow_and_down") else {
+        return;
+    };
+    let data = pattern(40, 2 << 20);
+    nginx.put("/f.bin", &data);
+    let seeder = engine().await;
+
+    // Without ranges (nginx `max_ranges 0` answers 200 with the whole file): refused at open.
+    let err = Bridge::seed_urls(
+        &seeder,
+        &[nginx.url("/noranges/f.bin")],
+        &options(),
+        |_, _| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BridgeError::Http(HttpError::NoRangeSupport { status: 200, .. })
+        ),
+        "{err}"
+    );
+
+    // Slow (1 MiB/s per connection): seeded all the same.
+    let mut o = options();
+    o.build.piece_length = Some(256 * 1024);
+    let slow = Bridge::seed_urls(&seeder, &[nginx.url("/slow/f.bin")], &o, |_, _| {})
+        .await
+        .unwrap();
+    let (leecher, _, got) = download(&slow.magnet(), data.len()).await;
+    assert!(got == data, "bytes from the slow origin differ");
+    leecher.shutdown().await;
+    slow.stop().await.unwrap();
+    // Too slow for the request timeout: a typed timeout after the retries, no panic.
+    let mut o = options();
+    o.build.piece_length = Some(1 << 20);
+    o.http = o.http.timeout(Duration::from_millis(200)).retries(1);
+    let torrent = TorrentBuilder::new()
+        .piece_length(1 << 20)
+        .build_single("f.bin", &data)
+        .unwrap();
+    let slow = Bridge::seed_torrent(&seeder, torrent.clone(), &[nginx.url("/slow/f.bin")], &o)
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1000];
+    let err = slow.read(1 << 20, &mut buf).await.unwrap_err();
+    let BridgeError::Storage(e) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(HttpError::from_storage(e), Some(HttpError::Timeout { .. })),
+        "{err}"
+    );
+    slow.stop().await.unwrap();
+
+    // Down while seeding: reads fail with a socket error, the pieces peers asked for stop being
+    // advertised, and once the origin is back they are advertised again and the leecher ends.
+    let mut o = options();
+    o.http = o.http.retries(1).read_ahead(0);
+    let bridge = Bridge::seed_torrent(&seeder, torrent, &[nginx.url("/f.bin")], &o)
+        .await
+        .unwrap();
+    let mut events = bridge.events();
+    nginx.stop();
+    let err = bridge.read(0, &mut buf).await.unwrap_err();
+    let BridgeError::Storage(e) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(HttpError::from_storage(e), Some(HttpError::Io { .. })),
+        "{err}"
+    );
+    let leecher = engine().await;
+    let h = leecher
+        .add_magnet(
+            &Magnet::parse(&bridge.magnet()).unwrap(),
+            MemoryStorage::factory(),
+            TorrentOptions::new(),
+        )
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(swarmfs_bridge::BridgeEvent::PieceLost { .. }) = events.recv().await {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("a piece is reported lost while the origin is down");
+    assert!(nginx.resume(), "nginx restarts");
+    tokio::time::timeout(Duration::from_secs(60), h.wait_done())
+        .await
+        .expect("the leecher completes once the origin is back")
+        .unwrap();
+    let mut got = vec![0u8; data.len()];
+    h.read_range(0, &mut got).await.unwrap();
+    assert!(got == data);
+    let mut restored = 0;
+    while let Ok(ev) = events.try_recv() {
+        restored += usize::from(matches!(ev, swarmfs_bridge::BridgeEvent::PieceRestored(_)));
+    }
+    assert!(restored > 0, "restored pieces are reported");
+    leecher.shutdown().await;
+    seeder.shutdown().await;
 }

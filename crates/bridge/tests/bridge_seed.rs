@@ -280,3 +280,125 @@ async fn unusable_origins_are_clear_errors() {
     seeder.shutdown().await;
     let _ = Arc::new(());
 }
+
+/// Connects to `addr` as a bare BitTorrent peer (no extensions) and returns the bitfield the
+/// seeder sends after the handshake.
+async fn advertised(addr: std::net::SocketAddr, info_hash: [u8; 20]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut hs = vec![19u8];
+    hs.extend_from_slice(b"BitTorrent protocol");
+    hs.extend_from_slice(&[0; 8]);
+    hs.extend_from_slice(&info_hash);
+    hs.extend_from_slice(b"-PROBE-0000000000000");
+    s.write_all(&hs).await.unwrap();
+    let mut theirs = [0u8; 68];
+    s.read_exact(&mut theirs).await.unwrap();
+    assert_eq!(&theirs[28..48], &info_hash);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let len = s.read_u32().await.unwrap() as usize;
+            if len == 0 {
+                continue;
+            }
+            let mut msg = vec![0u8; len];
+            s.read_exact(&mut msg).await.unwrap();
+            if msg[0] == 5 {
+                return msg[1..].to_vec();
+            }
+        }
+    })
+    .await
+    .expect("a bitfield")
+}
+
+fn bit(field: &[u8], i: u32) -> bool {
+    field[(i / 8) as usize] & (0x80 >> (i % 8)) != 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_piece_is_refused_unadvertised_reported_and_restored() {
+    let server = TestServer::start().await.unwrap();
+    let data = pattern(8, 2 * 1024 * 1024);
+    server.put("/f.bin", data.clone());
+    let seeder = engine().await;
+    let mut opts = options();
+    opts.build.piece_length = Some(65536);
+    let bridge = Bridge::seed_urls(&seeder, &[server.url("/f.bin")], &opts, |_, _| {})
+        .await
+        .unwrap();
+    let info_hash = bridge.torrent().info_hash().0;
+    let pieces = bridge.torrent().info().piece_count();
+    let mut events = bridge.events();
+    // Piece 5 changes at the origin behind unchanged validators: only its hash can tell.
+    let mut changed = data.clone();
+    changed[5 * 65536 + 100] ^= 0xff;
+    server.put_keep_validators("/f.bin", changed);
+    let before = advertised(seeder.listen_addr(), info_hash).await;
+    assert!(
+        bit(&before, 5) && bit(&before, 0),
+        "all pieces advertised at first"
+    );
+
+    let leecher = engine().await;
+    let h = leech(&leecher, &bridge.magnet()).await;
+    let mut leecher_events = h.events();
+    // The leecher gets every other piece; piece 5 is refused, then no longer advertised.
+    let mut lost = None;
+    let mut refused = false;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while lost.is_none() {
+            match events.recv().await {
+                Ok(BridgeEvent::PieceRefused { piece }) => refused |= piece == 5,
+                Ok(BridgeEvent::PieceLost { piece, error }) => lost = Some((piece, error)),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the lost piece is reported");
+    let (piece, error) = lost.unwrap();
+    assert_eq!(piece, 5, "{error}");
+    assert!(refused, "the refusal was reported first");
+    assert!(error.contains("does not match its hash"), "{error}");
+    assert!(
+        !bridge.handle().verified().unwrap().get(5),
+        "the engine no longer counts it"
+    );
+    let after = advertised(seeder.listen_addr(), info_hash).await;
+    assert!(!bit(&after, 5), "piece 5 is not advertised to new peers");
+    assert!((0..pieces).filter(|&p| p != 5).all(|p| bit(&after, p)));
+    for _ in 0..200 {
+        if h.stats().await.unwrap().pieces_verified == pieces - 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.stats().await.unwrap().pieces_verified, pieces - 1);
+
+    // The origin is fixed: the bridge notices on a retry and advertises the piece again; the
+    // leecher completes.
+    server.put_keep_validators("/f.bin", data.clone());
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(BridgeEvent::PieceRestored(5)) = events.recv().await {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the piece is restored");
+    tokio::time::timeout(Duration::from_secs(30), h.wait_done())
+        .await
+        .expect("the leecher completes once the piece is back")
+        .unwrap();
+    assert_eq!(read_all(&h, data.len()).await, data);
+    while let Ok(ev) = leecher_events.try_recv() {
+        assert!(
+            !matches!(ev, TorrentEvent::HashFailed(_)),
+            "the leecher got bad bytes"
+        );
+    }
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+}

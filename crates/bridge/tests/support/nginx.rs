@@ -3,7 +3,7 @@
 //!
 //! Locations: `/` serves the directory with byte ranges; `/old/x` redirects (302) to `/x`;
 //! `/noranges/x` serves `/x` without range support (`max_ranges 0`); `/slow/x` serves `/x` at
-//! 256 KiB/s per connection.
+//! 1 MiB/s per connection.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -48,7 +48,7 @@ impl Nginx {
              server {{ listen 127.0.0.1:{port}; root {d}/www;\n\
              location /old/ {{ rewrite ^/old/(.*)$ /$1 redirect; }}\n\
              location /noranges/ {{ alias {d}/www/; max_ranges 0; }}\n\
-             location /slow/ {{ alias {d}/www/; limit_rate 256k; }} }} }}\n"
+             location /slow/ {{ alias {d}/www/; limit_rate 1m; }} }} }}\n"
         );
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();

@@ -58,6 +58,12 @@ pub(crate) async fn run(args: BridgeArgs, out: Output) -> Result<(), Failure> {
                 Ok(BridgeEvent::OriginChanged { file, error }) => {
                     eprintln!("origin of file {file} changed: {error}");
                 }
+                Ok(BridgeEvent::PieceLost { piece, error }) => {
+                    eprintln!("piece {piece} no longer advertised ({error}); retrying the origin");
+                }
+                Ok(BridgeEvent::PieceRestored(piece)) => {
+                    eprintln!("piece {piece} verifies again at the origin: advertised again");
+                }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {
