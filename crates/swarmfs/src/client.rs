@@ -153,20 +153,25 @@ impl Client {
             self.inner.storage.clone(),
             info_hash.to_hex(),
         ));
-        let (handle, owned) =
-            match self
-                .inner
-                .engine
-                .add_magnet(&magnet, storage, TorrentOptions::new())
-            {
-                Ok(h) => (h, true),
-                Err(AddError::Duplicate { .. }) => match self.inner.engine.torrent(&info_hash) {
-                    Some(h) => (h, false),
-                    None => return Err(LookupError::Stopped),
-                },
-                Err(AddError::ShutDown) => return Err(LookupError::Stopped),
-                Err(e) => return Err(e.into()),
-            };
+        let mut torrent_options = TorrentOptions::new();
+        if !options.seed {
+            // Fetch only what is read: every file is skipped from the start (before the first
+            // request); reads set piece deadlines, which fetch skipped pieces too.
+            torrent_options = torrent_options.default_file_priority(Priority::SKIP);
+        }
+        let (handle, owned) = match self
+            .inner
+            .engine
+            .add_magnet(&magnet, storage, torrent_options)
+        {
+            Ok(h) => (h, true),
+            Err(AddError::Duplicate { .. }) => match self.inner.engine.torrent(&info_hash) {
+                Some(h) => (h, false),
+                None => return Err(LookupError::Stopped),
+            },
+            Err(AddError::ShutDown) => return Err(LookupError::Stopped),
+            Err(e) => return Err(e.into()),
+        };
         let close = watch::Sender::new(false);
         let info = match tokio::time::timeout_at(deadline, handle.wait_metadata()).await {
             Ok(Ok(info)) => info,
@@ -176,13 +181,6 @@ impl Client {
                 return Err(self.abandon(&handle, owned, timed_out()).await);
             }
         };
-        if owned && !options.seed {
-            // Fetch only what is read: every file starts skipped; reads set piece deadlines,
-            // which fetch skipped pieces too.
-            for i in 0..info.files().len() {
-                let _ = handle.set_file_priority(i, Priority::SKIP).await;
-            }
-        }
         let updates = mutable.map(|(target, version)| {
             let (tx, rx) = watch::channel(Some(version));
             let client = self.clone();
