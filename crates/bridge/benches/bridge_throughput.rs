@@ -142,7 +142,7 @@ fn main() {
 
         let bridging = engine().await;
         let t = Instant::now();
-        let bridge = Bridge::seed_urls(&bridging, &[url.clone()], &BridgeOptions::default(), |_, _| {})
+        let bridge = Bridge::seed_urls(&bridging, std::slice::from_ref(&url), &BridgeOptions::default(), |_, _| {})
             .await
             .expect("bridge");
         let build_secs = t.elapsed().as_secs_f64();
@@ -163,7 +163,7 @@ fn main() {
         let mut local_magnet = Magnet::from_info_hash(info.info_hash());
         local_magnet.peers.push(PeerAddr::Ip(local.listen_addr()));
         let mut web_torrent = Torrent::new(info.clone());
-        web_torrent.set_url_list(&[url.clone()]);
+        web_torrent.set_url_list(std::slice::from_ref(&url));
 
         let (mut from_bridge, mut from_local, mut from_web) = (Vec::new(), Vec::new(), Vec::new());
         let mut web_fetched = 0;
