@@ -4,6 +4,9 @@
 //! cargo bench -p swarmfs-file --bench recheck -- [--cache warm|cold] [--runs N] [--threads N] [PAYLOAD...]
 //! cargo bench -p swarmfs-file --bench recheck -- --torrent T.torrent --save DIR   # one check, exit 0 if complete
 //! ```
+//! `--resume` keeps resume data (under `DIR/.swarmfs/`), as a client would: the re-check then
+//! syncs every file (and its directories) before persisting the bitfield; without it nothing is
+//! persisted and nothing is synced, like libtorrent's and rqbit's checks.
 //! PAYLOADs are the perf lab's (`../shared/bench/make_payload.py`, under `$PERFLAB_DIR`, default
 //! `/tmp/perflab`): `single1g-256k` and `multi100x10m-256k` by default. Cold runs need root
 //! (`sync; echo 3 > /proc/sys/vm/drop_caches` before each run). `compare_libtorrent.sh` beside
@@ -18,7 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use swarmfs_file::FileStorage;
-use swarmfs_storage::{PieceStore, PieceStoreOptions, StorageFactory};
+use swarmfs_storage::{MetaName, PieceStore, PieceStoreOptions, StorageFactory};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -28,6 +31,7 @@ fn main() {
     let mut payloads = Vec::new();
     let mut torrent: Option<PathBuf> = None;
     let mut save: Option<PathBuf> = None;
+    let mut resume = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--cache" => cache = args.next().expect("--cache warm|cold"),
@@ -35,6 +39,7 @@ fn main() {
             "--threads" => threads = args.next().expect("--threads N").parse().expect("number"),
             "--torrent" => torrent = args.next().map(PathBuf::from),
             "--save" => save = args.next().map(PathBuf::from),
+            "--resume" => resume = true,
             "--bench" => {}
             other => payloads.push(other.to_owned()),
         }
@@ -43,7 +48,7 @@ fn main() {
         .build()
         .expect("runtime");
     if let (Some(t), Some(s)) = (&torrent, &save) {
-        let (secs, bytes, ok) = rt.block_on(check(t, s, threads));
+        let (secs, bytes, ok) = rt.block_on(check(t, s, threads, resume));
         println!(
             "CHECK elapsed={secs:.3} MiB/s={:.0} complete={ok}",
             bytes as f64 / 1048576.0 / secs
@@ -68,7 +73,7 @@ fn main() {
                 warm(&save.join(layout));
             }
             let (cpu0, busy0) = (own_cpu_seconds(), system_busy_seconds());
-            let (secs, bytes, ok) = rt.block_on(check(&torrent, &save, threads));
+            let (secs, bytes, ok) = rt.block_on(check(&torrent, &save, threads, resume));
             let (cpu1, busy1) = (own_cpu_seconds(), system_busy_seconds());
             assert!(ok, "{payload}: data incomplete");
             let rate = bytes as f64 / 1048576.0 / secs;
@@ -91,11 +96,15 @@ fn main() {
     }
 }
 
-async fn check(torrent: &Path, save: &Path, threads: usize) -> (f64, u64, bool) {
+async fn check(torrent: &Path, save: &Path, threads: usize, resume: bool) -> (f64, u64, bool) {
     let raw = std::fs::read(torrent).expect("read torrent");
     let t = torrent_file::read_torrent(&raw);
     let factory: Arc<dyn StorageFactory> = Arc::new(FileStorage::in_dir(save));
-    let mut options = PieceStoreOptions::default();
+    let mut options = if resume {
+        PieceStoreOptions::with_resume(MetaName::new("recheck-bench").expect("name"))
+    } else {
+        PieceStoreOptions::default()
+    };
     options.hashing_threads = threads;
     let start = Instant::now();
     let (store, _) = PieceStore::open(factory, t.geometry.clone(), &t.paths, t.hashes, options)
