@@ -60,6 +60,11 @@ async fn download(
     let info = handle
         .info()
         .ok_or_else(|| Failure::other("lookup gave no metadata"))?;
+    // BEP 19: the magnet's ws= web seeds feed the download beside the peers (stops when dropped).
+    let web_seeds =
+        swarmfs_metainfo::Magnet::parse(&args.url).map_or_else(|_| Vec::new(), |m| m.web_seeds);
+    let _web_seeder =
+        swarmfs_bridge::WebSeeder::start(handle.clone(), web_seeds, Default::default());
     let mut wanted = Vec::new();
     for (index, f) in info.files().iter().enumerate() {
         if f.is_pad() {
