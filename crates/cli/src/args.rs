@@ -40,7 +40,7 @@ pub(crate) enum Command {
     Cat(CatArgs),
     /// Publish a magnet under a key (BEP 46); prints the mutable magnet and keeps it alive.
     Publish(PublishArgs),
-    /// Serve an archive over HTTP (Range requests: stream video while it downloads).
+    /// Serve archives over HTTP (Range requests: stream video while it downloads).
     Serve(ServeArgs),
     /// Offline demo on loopback: private DHT, publisher, reader, narrated.
     Demo(DemoArgs),
@@ -197,8 +197,9 @@ pub(crate) struct PublishArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Magnet link or mutable magnet.
-    pub(crate) url: String,
+    /// Magnet links or mutable magnets (each torrent at `/<info-hash>/`; one alone also at `/`).
+    #[arg(required = true, value_name = "URL")]
+    pub(crate) urls: Vec<String>,
     /// Address of the HTTP server (another IP than loopback exposes the archive).
     #[arg(long = "http", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub(crate) http: std::net::SocketAddr,

@@ -1,18 +1,16 @@
 //! Progress bars on stderr (hidden with `-q`, `--json`, or when stderr is not a terminal).
 
-use std::time::Duration;
-
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A spinner with a message and the elapsed time.
-pub(crate) fn spinner(visible: bool, message: String) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(None, target(visible));
+/// A byte bar for hashing: the message names the phase, with rate and ETA.
+pub(crate) fn hashing(visible: bool, total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), target(visible));
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template(
+            "{msg} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
 

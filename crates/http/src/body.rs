@@ -1,5 +1,6 @@
 //! Response bodies: a whole buffer, or a byte range streamed from an archive file.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -7,7 +8,60 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use swarmfs::{ArchiveFile, MAX_CHUNK};
+use swarmfs_engine::TorrentHandle;
 use tokio::io::{AsyncRead, ReadBuf};
+
+/// How far ahead of what a response has sent its torrent's pieces are asked for, on top of
+/// the archive reader's own readahead ([`swarmfs::READAHEAD`]): a long response keeps this
+/// many bytes of requests in flight, so the swarm is not idle while one piece is verified.
+pub(crate) const WINDOW: u64 = 32 * 1024 * 1024;
+
+/// Asks a torrent for the bytes ahead of a response, [`WINDOW`] at most, in steps of half a
+/// window (not before the first frame: the first byte comes first).
+#[derive(Debug)]
+pub(crate) struct Ahead {
+    handle: TorrentHandle,
+    /// Torrent offset of the file's first byte.
+    file_start: u64,
+    /// File offset of the next byte to send.
+    pos: u64,
+    /// File offset up to which pieces were asked for.
+    asked: u64,
+    /// File offset where the response ends.
+    end: u64,
+}
+
+impl Ahead {
+    /// For a response of file bytes `start..end`; `file_start` is where the file begins in
+    /// the torrent's byte stream.
+    pub(crate) fn new(handle: TorrentHandle, file_start: u64, start: u64, end: u64) -> Self {
+        Self {
+            handle,
+            file_start,
+            pos: start,
+            asked: start,
+            end,
+        }
+    }
+
+    /// `n` more bytes were sent; asks for the next half window when the asked part runs low.
+    fn advance(&mut self, n: u64, cx: &mut Context<'_>) {
+        self.pos += n;
+        let target = self.pos.saturating_add(WINDOW).min(self.end);
+        if self.asked >= target || self.asked - self.pos.min(self.asked) > WINDOW / 2 {
+            return;
+        }
+        let from = self.asked.max(self.pos);
+        // The first poll sends the request to the engine (pieces get a deadline); the
+        // waiting itself is left to the archive reader, so the future is dropped at once.
+        let mut ask = Box::pin(
+            self.handle
+                .wait_range(self.file_start + from, target - from),
+        );
+        let _ = ask.as_mut().poll(cx);
+        self.asked = target;
+    }
+}
 
 /// The body of every response.
 #[derive(Debug)]
@@ -22,6 +76,8 @@ pub(crate) enum Body {
         file: Box<ArchiveFile>,
         /// Bytes still to send.
         remaining: u64,
+        /// Requests ahead of the reader (a torrent's file; `None` for a draft).
+        ahead: Option<Box<Ahead>>,
     },
 }
 
@@ -45,7 +101,11 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match self.get_mut() {
             Body::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            Body::File { file, remaining } => {
+            Body::File {
+                file,
+                remaining,
+                ahead,
+            } => {
                 if *remaining == 0 {
                     return Poll::Ready(None);
                 }
@@ -66,6 +126,9 @@ impl http_body::Body for Body {
                             ))));
                         }
                         *remaining -= n as u64;
+                        if let Some(a) = ahead {
+                            a.advance(n as u64, cx);
+                        }
                         buf.truncate(n);
                         Poll::Ready(Some(Ok(Frame::data(buf.freeze()))))
                     }

@@ -7,7 +7,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use swarmfs::{Archive, ArchiveError};
 use tokio::io::AsyncSeekExt;
 
-use crate::body::Body;
+use crate::body::{Ahead, Body};
 use crate::catalog::{Catalog, Route};
 use crate::index;
 use crate::mime::content_type;
@@ -167,9 +167,11 @@ async fn file<B>(archive: &Archive, path: &str, req: &Request<B>) -> Response<Bo
         tracing::debug!(error = %e, path, "seek failed");
         return status(StatusCode::SERVICE_UNAVAILABLE, "archive unavailable\n");
     }
+    let ahead = ahead(archive, path, start, start + count);
     let mut r = Response::new(Body::File {
         file: Box::new(f),
         remaining: count,
+        ahead,
     });
     let h = r.headers_mut();
     h.insert(
@@ -188,6 +190,23 @@ async fn file<B>(archive: &Archive, path: &str, req: &Request<B>) -> Response<Bo
     }
     set_etag(&mut r, &etag);
     r
+}
+
+/// Requests ahead of a response of file bytes `start..end`, for a torrent's file.
+fn ahead(archive: &Archive, path: &str, start: u64, end: u64) -> Option<Box<Ahead>> {
+    let handle = archive.torrent()?;
+    let info = handle.info()?;
+    let rel = path.trim_start_matches('/');
+    let file = info
+        .files()
+        .iter()
+        .find(|f| !f.is_pad() && f.path().as_str() == rel)?;
+    Some(Box::new(Ahead::new(
+        handle.clone(),
+        file.offset(),
+        start,
+        end,
+    )))
 }
 
 /// A strong validator: the torrent's content is fixed by its info-hash, so info-hash, path

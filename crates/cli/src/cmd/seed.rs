@@ -1,6 +1,6 @@
 //! `swarmfs seed PATH [--publish --key KEYFILE [--salt TEXT]]`.
 
-use swarmfs::Keypair;
+use swarmfs::{Keypair, SeedPhase};
 
 use crate::args::SeedArgs;
 use crate::cmd::{Output, salt_bytes};
@@ -22,12 +22,22 @@ pub(crate) async fn run(args: SeedArgs, out: Output) -> Result<(), Failure> {
     } else {
         meta.len()
     };
-    // The library hashes in one call without progress callbacks: a spinner shows it is busy.
-    let bar = progress::spinner(
-        out.bars,
-        format!("hashing {} ({size} bytes)", args.path.display()),
-    );
-    let seeded = net.client.seed_path(&args.path).await;
+    // Hashing reports its bytes about every 100 ms; the engine's check of the data only its
+    // start and end, so that phase shows as a bar that fills at the end.
+    let bar = progress::hashing(out.bars, size);
+    let name = args.path.display().to_string();
+    bar.set_message(format!("hashing {name}"));
+    let seeded = net
+        .client
+        .seed_path_with_progress(&args.path, |p| {
+            if p.phase == SeedPhase::Checking && p.done_bytes == 0 {
+                bar.set_message(format!("checking {name}"));
+                bar.reset();
+            }
+            bar.set_length(p.total_bytes);
+            bar.set_position(p.done_bytes);
+        })
+        .await;
     bar.finish_and_clear();
     let magnet = seeded.map_err(|e| Failure::from(e).context("seed"))?;
     out.line(&magnet, serde_json::json!({ "magnet": magnet }));
@@ -48,7 +58,7 @@ pub(crate) async fn run(args: SeedArgs, out: Output) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Total size of the regular files below `dir` (for the spinner only).
+/// Total size of the regular files below `dir` (the bar's first length, before hashing reports).
 fn dir_size(dir: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut todo = vec![dir.to_path_buf()];

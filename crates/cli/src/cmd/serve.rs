@@ -1,5 +1,6 @@
-//! `swarmfs serve URL [--http ADDR]`.
+//! `swarmfs serve URL [URL...] [--http ADDR]`.
 
+use swarmfs::Archive;
 use swarmfs_http::StreamServer;
 
 use crate::args::ServeArgs;
@@ -9,32 +10,51 @@ use crate::net::{Net, interrupted};
 
 pub(crate) async fn run(args: ServeArgs, out: Output) -> Result<(), Failure> {
     let net = Net::start(&args.net, None).await?;
-    let archive = match net.lookup(&args.url, args.download_all).await {
-        Ok(a) => a,
-        Err(e) => {
-            net.client.stop().await;
-            return Err(e);
+    let mut archives: Vec<Archive> = Vec::with_capacity(args.urls.len());
+    for url in &args.urls {
+        match net.lookup(url, args.download_all).await {
+            Ok(a) => archives.push(a),
+            Err(e) => {
+                close(&archives).await;
+                net.client.stop().await;
+                return Err(e);
+            }
         }
-    };
-    let server = match StreamServer::bind(args.http, archive.clone()).await {
+    }
+    let server = match StreamServer::bind_many(args.http, archives.iter().cloned()).await {
         Ok(s) => s,
         Err(e) => {
+            close(&archives).await;
             net.client.stop().await;
             return Err(Failure::new(Kind::Bind, e.to_string()));
         }
     };
+    // Line 1: the server's URL; then one line per torrent with its stable URL.
     let url = server.url();
-    out.line(
-        &url,
-        serde_json::json!({ "url": url, "info_hash": archive.info_hash().map(|h| h.to_hex()) }),
-    );
+    out.line(&url, serde_json::json!({ "url": url }));
+    for (archive, at) in archives.iter().zip(server.archive_urls()) {
+        let ih = archive.info_hash().map(|h| h.to_hex());
+        out.line(
+            format!("{at} {}", archive.name()),
+            serde_json::json!({ "torrent": at, "name": archive.name(), "info_hash": ih }),
+        );
+    }
     if !out.json {
-        eprintln!("serving {}; press Ctrl-C to stop", archive.name());
+        eprintln!(
+            "serving {} torrent(s); press Ctrl-C to stop",
+            archives.len()
+        );
     }
     let handle = server.spawn();
     interrupted().await;
     handle.shutdown().await;
-    let _ = archive.close().await;
+    close(&archives).await;
     net.client.stop().await;
     Ok(())
+}
+
+async fn close(archives: &[Archive]) {
+    for a in archives {
+        let _ = a.close().await;
+    }
 }
