@@ -51,6 +51,9 @@ pub(crate) enum Command {
     Rendezvous(RendezvousCommand),
     /// Watch torrent servers (rTorrent, ...): print their events, deliver signed webhooks.
     Watch(crate::cmd::watch::WatchArgs),
+    /// Remote control: run the engine for other processes, or drive a running server.
+    #[command(subcommand)]
+    Remote(crate::cmd::remote::RemoteCommand),
 }
 
 /// `swarmfs rendezvous ...`.

@@ -40,22 +40,43 @@
 //!   extension requests as async methods: [`RemoteClient::list`], [`RemoteClient::pause`],
 //!   [`RemoteClient::resume`], [`RemoteClient::remove`], [`RemoteClient::select_files`],
 //!   [`RemoteClient::read_dir`], [`RemoteClient::read_file`], [`RemoteClient::watch_mutable`]).
-//! - Transports: [`Router`] (routes by `clientKey` to bounded queues), in-process clients, and
-//!   newline-delimited JSON over TCP ([`TcpServer`], [`RemoteClient::connect_tcp`]; loopback
-//!   by default, a token required on any other address).
+//! - Transports: [`Router`] (routes by `clientKey` to bounded queues), in-process clients
+//!   ([`RemoteClient::local`]), newline-delimited JSON over TCP ([`TcpServer`],
+//!   [`RemoteClient::connect_tcp`]), over a Unix socket ([`UnixServer`],
+//!   [`RemoteClient::connect_unix`]), over stdio ([`serve_stdio`], [`RemoteClient::spawn_stdio`])
+//!   or any byte stream ([`serve_lines`], [`RemoteClient::over_lines`]), and JSON text messages
+//!   over WebSocket ([`WsServer`], [`RemoteClient::connect_ws`]). Network listeners bind
+//!   loopback unless given a token, which each connection must then send first as
+//!   `{"token": "..."}`.
+//!
+//! A connection's outgoing queue is bounded: stale `update`/`download`/`upload` messages are
+//! replaced by newer ones, and a client that lets [`CLIENT_QUEUE`] other messages pile up is
+//! disconnected, so a stuck client never blocks the engine or other clients. Bad frames get a
+//! `warning` (when they name a `clientKey`); more than [`MAX_BAD_LINES`] of them, or one longer
+//! than [`MAX_MESSAGE_LEN`], close the connection.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod client;
+mod conn;
+mod ndjson;
+mod outbox;
 pub mod protocol;
 mod server;
+mod stdio;
 mod tcp;
 mod transport;
+mod unix;
+mod ws;
 
 pub use client::{ClientError, ClientOptions, FileChunk, RemoteClient};
+pub use conn::MAX_BAD_LINES;
 pub use protocol::{
     ClientMessage, DecodeError, DirEntryInfo, EXT_PREFIX, MAX_MESSAGE_LEN, MAX_READ_LEN,
     ServerMessage, TorrentEntry, TorrentInfo,
 };
 pub use server::{RemoteServer, ServerConfig};
-pub use tcp::{MAX_BAD_LINES, TcpError, TcpServer};
+pub use stdio::{serve_lines, serve_stdio};
+pub use tcp::{TcpError, TcpServer};
 pub use transport::{CLIENT_QUEUE, Router, Transport};
+pub use unix::UnixServer;
+pub use ws::WsServer;

@@ -69,6 +69,10 @@ pub struct AddOptions {
         skip_serializing_if = "Option::is_none"
     )]
     pub torrent_key: Option<String>,
+    /// swarmfs extension: keep the torrent when no client follows it any more (until a
+    /// `swarmfs/v1/remove`), as `swarmfs remote add` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<bool>,
     /// Every other option, passed through.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -1061,6 +1065,7 @@ mod tests {
                 paused: false,
                 done: true,
                 subscribers: 2,
+                kept: false,
             }],
             truncated: false,
         };
@@ -1068,7 +1073,8 @@ mod tests {
             l.to_value(),
             json!({"type": "swarmfs/v1/torrents", "clientKey": "c", "requestId": "r",
                 "truncated": false, "torrents": [{"infoHash": "ab", "progress": 1.0,
-                "hasMetadata": true, "paused": false, "done": true, "subscribers": 2}]})
+                "hasMetadata": true, "paused": false, "done": true, "subscribers": 2,
+                "kept": false}]})
         );
         assert_eq!(
             ServerMessage::decode(l.to_value().to_string().as_bytes()).unwrap(),

@@ -139,6 +139,8 @@ struct Torrent {
     last_counts: (u64, u64),
     done: bool,
     paused: bool,
+    /// Kept when no client follows it (`opts.keep`).
+    kept: bool,
 }
 
 impl RemoteServer {
@@ -450,6 +452,7 @@ impl RemoteServer {
                     last_counts: (0, 0),
                     done: false,
                     paused: false,
+                    kept: false,
                 },
             );
         }
@@ -460,6 +463,7 @@ impl RemoteServer {
             t.subs.push(sub.clone());
         }
         t.orphaned_at = None;
+        t.kept |= opts.keep == Some(true);
         let snap = t.snapshot();
         let info = t.info.clone();
         let has_meta = info.files.is_some();
@@ -621,6 +625,7 @@ impl RemoteServer {
                 .iter()
                 .filter(|(_, t)| {
                     t.subs.is_empty()
+                        && !t.kept
                         && t.orphaned_at
                             .is_some_and(|o| now.duration_since(o) >= grace)
                 })

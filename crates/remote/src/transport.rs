@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::outbox::Outbox;
 use crate::protocol::ServerMessage;
 
-/// Capacity of each client's outgoing queue; a client that does not drain it loses messages
-/// (counted by [`Router::dropped`]) instead of stalling the engine or other clients.
+/// Capacity of each client's outgoing queue. An in-process client that does not drain it loses
+/// messages (counted by [`Router::dropped`]); a connection whose queue fills is closed. Stale
+/// `update`/`download`/`upload` messages of a connection are replaced by newer ones instead of
+/// queueing. Either way the engine and the other clients never wait.
 pub const CLIENT_QUEUE: usize = 1024;
 
 /// Where the server puts outgoing messages: the seed's `send(message)`. Each message must reach
@@ -20,9 +23,23 @@ pub trait Transport: Send + Sync + 'static {
     fn send(&self, message: ServerMessage);
 }
 
+enum Sink {
+    Channel(mpsc::Sender<ServerMessage>),
+    Outbox(Arc<Outbox>),
+}
+
+impl Sink {
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Channel(tx) => tx.is_closed(),
+            Self::Outbox(o) => o.is_closed(),
+        }
+    }
+}
+
 struct Route {
     conn: u64,
-    tx: mpsc::Sender<ServerMessage>,
+    sink: Sink,
 }
 
 /// A [`Transport`] that routes by `clientKey` to registered bounded queues. A key belongs to
@@ -56,18 +73,26 @@ impl Router {
     /// Routes `client_key` to `tx` for connection `conn`. Returns false (and changes nothing)
     /// when another live connection owns the key.
     pub fn register(&self, client_key: &str, conn: u64, tx: &mpsc::Sender<ServerMessage>) -> bool {
+        self.route(client_key, conn, || Sink::Channel(tx.clone()))
+    }
+
+    /// Routes `client_key` to a connection's outbox; false when another connection owns it.
+    pub(crate) fn register_outbox(
+        &self,
+        client_key: &str,
+        conn: u64,
+        outbox: &Arc<Outbox>,
+    ) -> bool {
+        self.route(client_key, conn, || Sink::Outbox(outbox.clone()))
+    }
+
+    fn route(&self, client_key: &str, conn: u64, sink: impl FnOnce() -> Sink) -> bool {
         let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         match routes.get(client_key) {
             Some(r) if r.conn == conn => true,
-            Some(r) if r.conn != conn && !r.tx.is_closed() => false,
+            Some(r) if r.conn != conn && !r.sink.is_closed() => false,
             _ => {
-                routes.insert(
-                    client_key.to_owned(),
-                    Route {
-                        conn,
-                        tx: tx.clone(),
-                    },
-                );
+                routes.insert(client_key.to_owned(), Route { conn, sink: sink() });
                 true
             }
         }
@@ -83,6 +108,23 @@ impl Router {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// Client keys routed now.
+    pub fn routes(&self) -> usize {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Messages waiting in connection outboxes, summed (each counted once per key it serves).
+    pub fn queued(&self) -> usize {
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        routes
+            .values()
+            .map(|r| match &r.sink {
+                Sink::Channel(tx) => tx.max_capacity() - tx.capacity(),
+                Sink::Outbox(o) => o.len(),
+            })
+            .sum()
+    }
 }
 
 impl Transport for Router {
@@ -92,13 +134,22 @@ impl Transport for Router {
         let Some(route) = routes.get(key) else {
             return;
         };
-        match route.tx.try_send(message) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(mpsc::error::TrySendError::Closed(m)) => {
-                routes.remove(m.client_key());
+        match &route.sink {
+            Sink::Channel(tx) => match tx.try_send(message) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Closed(m)) => {
+                    routes.remove(m.client_key());
+                }
+            },
+            Sink::Outbox(o) => {
+                let key = message.client_key().to_owned();
+                if !o.push(message) {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    routes.remove(&key);
+                }
             }
         }
     }

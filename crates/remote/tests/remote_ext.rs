@@ -226,3 +226,33 @@ async fn watch_mutable_reports_each_new_version() {
         n.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_torrent_outlives_its_clients_until_removed() {
+    let seeder = swarm_client().await;
+    let (magnet, _) = seed(&seeder, "kept", 30_000, 5).await;
+    let ih = info_hash_of(&magnet);
+    let (server, router) = lazy_server(fast_config());
+    let mut a = RemoteClient::local(&server, &router, ClientOptions::default());
+    let opts = AddOptions {
+        keep: Some(true),
+        ..AddOptions::default()
+    };
+    let k = a.add(&magnet, opts);
+    a.wait_for(T, |m| m.kind() == "done" && m.torrent_key() == Some(&k))
+        .await
+        .unwrap();
+    a.destroy(None);
+    // Well past the grace period (300 ms) the torrent and the engine are still there.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(server.torrent_count(), 1);
+    assert!(server.engine_running());
+    let mut b = RemoteClient::local(&server, &router, ClientOptions::default());
+    let list = b.list().await.unwrap();
+    assert!(list[0].kept && list[0].subscribers == 0 && list[0].done);
+    b.remove(&ih, false).await.unwrap();
+    assert_eq!(server.torrent_count(), 0);
+    assert!(eventually(T, || !server.engine_running()).await);
+    server.shutdown().await;
+    seeder.stop().await;
+}

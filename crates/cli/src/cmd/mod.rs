@@ -10,6 +10,7 @@ mod publish;
 mod rendezvous;
 mod seed;
 mod serve;
+pub(crate) mod remote;
 pub(crate) mod watch;
 
 use crate::args::{Cli, Command, RendezvousCommand};
@@ -53,6 +54,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bridge(a) => bridge::run(a, out).await,
         Command::Rendezvous(RendezvousCommand::Serve(a)) => rendezvous::run(a, out).await,
         Command::Watch(a) => watch::run(a, out).await,
+        Command::Remote(c) => remote::run(c, out).await,
     }
 }
 

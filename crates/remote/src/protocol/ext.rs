@@ -40,6 +40,9 @@ pub struct TorrentEntry {
     pub done: bool,
     /// How many `torrentKey`s of how many clients follow it.
     pub subscribers: usize,
+    /// Kept when no client follows it (added with `opts.keep`).
+    #[serde(default)]
+    pub kept: bool,
 }
 
 impl TorrentEntry {

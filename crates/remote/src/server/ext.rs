@@ -75,6 +75,7 @@ impl RemoteServer {
                     paused: t.paused,
                     done: t.done,
                     subscribers: t.subs.len(),
+                    kept: t.kept,
                 })
                 .collect()
         };
