@@ -50,6 +50,7 @@ pub struct FileStorage {
 struct Shared {
     root: PathBuf,
     files: OpenFiles,
+    synced_dirs: walk::SyncedDirs,
 }
 
 impl FileStorage {
@@ -64,6 +65,7 @@ impl FileStorage {
             shared: Arc::new(Shared {
                 root: root.into(),
                 files: OpenFiles::new(max_open.max(1)),
+                synced_dirs: walk::SyncedDirs::default(),
             }),
         }
     }
@@ -205,7 +207,7 @@ impl RandomAccess for FileHandle {
         };
         f.sync_data().map_err(|e| self.io(e))?;
         if !self.dirs_synced.load(Ordering::Acquire) {
-            walk::sync_dirs(&self.shared.root, &self.path)?;
+            walk::sync_dirs(&self.shared.root, &self.path, &self.shared.synced_dirs)?;
             self.dirs_synced.store(true, Ordering::Release);
         }
         Ok(())

@@ -1,8 +1,11 @@
 //! Walking a relative path under the root with `openat(O_NOFOLLOW)`, one component at a time.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{
     Advice, AtFlags, CWD, FileType, Mode, OFlags, fadvise, fstat, fsync, mkdirat, openat, statat,
@@ -93,6 +96,20 @@ pub(crate) fn open_file(
     path: &StoragePath,
     create: bool,
 ) -> Result<Option<File>, StorageError> {
+    let opened = open_file_inner(root, path, create);
+    if create {
+        // Entries may have been added (after they exist, so that a directory fsync that read
+        // the older count cannot be taken to cover them).
+        CREATIONS.fetch_add(1, Ordering::AcqRel);
+    }
+    opened
+}
+
+fn open_file_inner(
+    root: &Path,
+    path: &StoragePath,
+    create: bool,
+) -> Result<Option<File>, StorageError> {
     let Some(dir) = parent_dir(root, path, create)? else {
         return Ok(None);
     };
@@ -151,17 +168,55 @@ pub(crate) fn stamp(root: &Path, path: &StoragePath) -> Result<Option<FileStamp>
 }
 
 /// Fsyncs the root and every directory on `path`, so a newly created entry is durable.
-pub(crate) fn sync_dirs(root: &Path, path: &StoragePath) -> Result<(), StorageError> {
+pub(crate) fn sync_dirs(
+    root: &Path,
+    path: &StoragePath,
+    synced: &SyncedDirs,
+) -> Result<(), StorageError> {
     let Some(mut dir) = open_root(root, false)? else {
         return Ok(());
     };
-    fsync(&dir).map_err(|e| io(&root.display(), e))?;
-    for comp in path.parent() {
-        match open_dir(&dir, comp, false, path)? {
-            Some(next) => dir = next,
-            None => return Ok(()),
+    let parents = path.parent();
+    for depth in 0..=parents.len() {
+        if depth > 0 {
+            match open_dir(&dir, &parents[depth - 1], false, path)? {
+                Some(next) => dir = next,
+                None => return Ok(()),
+            }
+        }
+        let key = &parents[..depth];
+        let generation = CREATIONS.load(Ordering::Acquire);
+        if synced.is_current(key, generation) {
+            continue;
         }
         fsync(&dir).map_err(|e| io(path, e))?;
+        synced.mark(key, generation);
     }
     Ok(())
+}
+
+/// Bumped whenever this process may create a file or directory under any root: a directory
+/// fsynced at an older count may have gained entries since.
+static CREATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Directories (as component prefixes under the root) fsynced since the last creation, so that
+/// the files of one directory share its fsync: re-checking 100 files in one directory made 200
+/// directory fsyncs before.
+#[derive(Debug, Default)]
+pub(crate) struct SyncedDirs(Mutex<HashMap<Vec<String>, u64>>);
+
+impl SyncedDirs {
+    fn is_current(&self, dir: &[String], generation: u64) -> bool {
+        self.lock().get(dir) == Some(&generation)
+    }
+
+    fn mark(&self, dir: &[String], generation: u64) {
+        self.lock().insert(dir.to_vec(), generation);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<String>, u64>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
