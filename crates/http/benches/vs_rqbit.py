@@ -35,7 +35,10 @@ import urllib.request
 import warnings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-import libtorrent as lt  # noqa: E402
+try:
+    import libtorrent as lt  # only for --seeder lt
+except ImportError:
+    lt = None
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
