@@ -78,7 +78,8 @@ fn record(i: usize, downloaded: u64) -> TorrentRecord {
     .computed()
 }
 
-async fn receiver(seen: Arc<Mutex<HashMap<String, Instant>>>) -> String {
+/// A loopback receiver answering 200 after `delay` (a real endpoint's processing time).
+async fn receiver(seen: Arc<Mutex<HashMap<String, Instant>>>, delay: Duration) -> String {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     tokio::spawn(async move {
@@ -115,6 +116,9 @@ async fn receiver(seen: Arc<Mutex<HashMap<String, Instant>>>) -> String {
                         .trim()
                         .to_owned();
                     seen.lock().unwrap().insert(id, Instant::now());
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
                     let _ = s
                         .write_all(
                             b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
@@ -130,18 +134,21 @@ async fn receiver(seen: Arc<Mutex<HashMap<String, Instant>>>) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    // Interleaved: sequential delivery (the old behaviour) and the default of 8 in flight.
-    for concurrency in [1, 8, 1, 8] {
-        run(concurrency).await;
+    // Interleaved: sequential delivery (the old behaviour) and the default of 8 in flight,
+    // against a receiver answering at once and one taking 5 ms per request.
+    for _ in 0..2 {
+        for (concurrency, delay_ms, rounds) in [(1, 0, 5), (8, 0, 5), (1, 5, 1), (8, 5, 1)] {
+            run(concurrency, Duration::from_millis(delay_ms), rounds).await;
+        }
     }
 }
 
-async fn run(concurrency: usize) {
-    println!("--- webhook concurrency {concurrency}");
+async fn run(concurrency: usize, delay: Duration, rounds: u64) {
+    println!("--- webhook concurrency {concurrency}, receiver answers after {delay:?}");
     let root = tempfile::tempdir().unwrap();
     let mem = Arc::new(Mem::default());
     let delivered = Arc::new(Mutex::new(HashMap::new()));
-    let url = receiver(delivered.clone()).await;
+    let url = receiver(delivered.clone(), delay).await;
     let mut hook = WebhookConfig::new(url, b"k".to_vec(), root.path().join("outbox"));
     hook.concurrency = concurrency;
     let m = Manager::builder()
@@ -156,7 +163,7 @@ async fn run(concurrency: usize) {
     let mut rx = m.subscribe();
     let mut emitted = HashMap::new();
     let t_all = Instant::now();
-    for round in 0..5u64 {
+    for round in 0..rounds {
         {
             let mut t = mem.0.lock().unwrap();
             for i in 0..N {
@@ -201,7 +208,7 @@ async fn run(concurrency: usize) {
     lat.sort_by(f64::total_cmp);
     let q = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
     println!(
-        "concurrency {concurrency}: {} events end to end in {:.2} s; webhook latency (emit -> receiver): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "concurrency {concurrency}, receiver delay {delay:?}: {} events end to end in {:.2} s; webhook latency (emit -> receiver): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         lat.len(),
         total.as_secs_f64(),
         q(0.5),

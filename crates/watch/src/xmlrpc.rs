@@ -424,6 +424,26 @@ mod tests {
         assert!(decode_response(deep.as_bytes()).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = decode_response(&bytes);
+        }
+
+        #[test]
+        fn mangled_responses_never_panic(cut in 0usize..400, at in 0usize..400, junk in "[<>/&;a-z0-9 ]{0,12}") {
+            let good = "<methodResponse><params><param><value><array><data><value><array><data><value><string>a&amp;b</string></value><value><i8>-42</i8></value><value><base64>AAEC</base64></value><value><boolean>1</boolean></value></data></array></value></data></array></value></param></params></methodResponse>";
+            let mut s = good.to_owned();
+            let at = at.min(s.len());
+            if s.is_char_boundary(at) {
+                s.insert_str(at, &junk);
+            }
+            let cut = cut.min(s.len());
+            let _ = decode_response(&s.as_bytes()[..cut]);
+            let _ = decode_response(s.as_bytes());
+        }
+    }
+
     #[test]
     fn a_call_round_trips_through_the_value_codec() {
         let params = [

@@ -237,9 +237,10 @@ async fn remote_server_lifecycle_produces_exact_events_and_diffs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_remote_server_that_never_answers_yields_timeouts_not_a_stuck_manager() {
-    use tokio::io::AsyncReadExt;
-    // Accepts, reads everything, answers nothing.
+async fn a_remote_server_that_sends_junk_then_nothing_yields_timeouts_not_a_stuck_manager() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Accepts, sends junk (bad JSON, another client's answer, a huge number), then reads
+    // everything and answers nothing.
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -247,6 +248,11 @@ async fn a_remote_server_that_never_answers_yields_timeouts_not_a_stuck_manager(
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
             tokio::spawn(async move {
+                let _ = s
+                    .write_all(
+                        b"not json\n{\"type\":\"swarmfs/v1/torrents\",\"clientKey\":\"other\",\"requestId\":\"0\",\"torrents\":[]}\n{\"type\":\"update\",\"progress\":1e999}\n",
+                    )
+                    .await;
                 let mut buf = [0u8; 4096];
                 while s.read(&mut buf).await.is_ok_and(|n| n > 0) {}
             });

@@ -35,6 +35,11 @@ fn multicall(rows: &[[&str; 12]]) -> String {
     s
 }
 
+/// A fake answer that closes the connection without a byte.
+const CLOSE: &str = "\u{0}close";
+/// Prefix of a fake answer sent as raw bytes.
+const RAW: &str = "\u{0}raw";
+
 const FILES: &str = "<methodResponse><params><param><value><array><data><value><array><data><value><string>a.bin</string></value><value><i8>1000</i8></value></data></array></value></data></array></value></param></params></methodResponse>";
 
 /// A fake rtorrent: reads one SCGI request per connection and answers with `answer(request
@@ -84,6 +89,11 @@ async fn fake(
                     let body = String::from_utf8_lossy(&buf[start..start + clen]).to_string();
                     let i = n.fetch_add(1, Ordering::SeqCst);
                     match answer(i, &body) {
+                        // Close without answering, or send raw bytes (no CGI headers).
+                        Some(a) if a == CLOSE => {}
+                        Some(a) if a.starts_with(RAW) => {
+                            let _ = s.write_all(&a.as_bytes()[RAW.len()..]).await;
+                        }
                         Some(a) => {
                             let r = format!(
                                 "Status: 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{a}",
@@ -208,6 +218,77 @@ async fn fake_rtorrent_through_the_manager() {
         "{seen:#?}"
     );
     assert!(seen[1].error.as_deref().unwrap().contains("malformed"));
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_fields_truncation_and_closed_connections_are_errors_then_recovery() {
+    // Each hostile answer to the full multicall, then a good one.
+    let mut short = row(10, 1).to_vec();
+    short.pop();
+    let short: Vec<&str> = short.iter().map(String::as_str).collect();
+    let missing = multicall(&[as_refs(&row(10, 1))]).replace("<value><i8>1000</i8></value>", "");
+    let good = multicall(&[as_refs(&row(10, 1))]);
+    let hostile: Vec<String> = vec![
+        // A row with 11 fields.
+        format!(
+            "<methodResponse><params><param><value><array><data><value><array><data>{}</data></array></value></data></array></value></param></params></methodResponse>",
+            short
+                .iter()
+                .map(|f| format!("<value><string>{f}</string></value>"))
+                .collect::<String>()
+        ),
+        // The size field left out.
+        missing,
+        // Negative byte counts.
+        multicall(&[as_refs(&row(10, 1))]).replace("<i8>1000</i8>", "<i8>-5</i8>"),
+        // Cut in the middle.
+        format!("{RAW}Status: 200 OK\r\n\r\n{}", &good[..good.len() / 2]),
+        // No answer at all.
+        CLOSE.to_owned(),
+        // A struct where an array belongs.
+        "<methodResponse><params><param><value><struct><member><name>a</name><value><i4>1</i4></value></member></struct></value></param></params></methodResponse>".to_owned(),
+        // An empty params list.
+        "<methodResponse><params></params></methodResponse>".to_owned(),
+    ];
+    let n = hostile.len();
+    let multicalls = Arc::new(AtomicUsize::new(0));
+    let k2 = multicalls.clone();
+    let addr = fake(move |_, body| {
+        if body.contains("f.multicall") {
+            // The first file list answered has a negative length: as bad as the rest.
+            return Some(if k2.load(Ordering::SeqCst) <= n + 1 {
+                FILES.replace("<i8>1000</i8>", "<i8>-1</i8>")
+            } else {
+                FILES.into()
+            });
+        }
+        let k = k2.fetch_add(1, Ordering::SeqCst);
+        Some(hostile.get(k).cloned().unwrap_or_else(|| good.clone()))
+    })
+    .await;
+    let root = tempfile::tempdir().unwrap();
+    let mut c = BackendConfig::new(
+        "rt",
+        Arc::new(RtorrentBackend::new(addr)),
+        Duration::from_millis(20),
+        root.path(),
+    );
+    c.timeout = Duration::from_secs(2);
+    let m = Manager::builder().backend(c).start();
+    let mut rx = m.subscribe();
+    let seen = until(&mut rx, EventKind::Added).await;
+    // One error per hostile answer (and one for the bad file list), then the torrent.
+    let errors: Vec<&str> = seen
+        .iter()
+        .filter(|e| e.event == EventKind::Error)
+        .map(|e| e.error.as_deref().unwrap())
+        .collect();
+    assert_eq!(errors.len(), n + 1, "{errors:#?}");
+    assert_eq!(seen.len(), n + 2, "{seen:#?}");
+    assert!(multicalls.load(Ordering::SeqCst) >= n + 2);
+    let t = seen.last().unwrap().torrent.as_ref().unwrap();
+    assert_eq!((t.length, t.files.len()), (1000, 1));
     m.shutdown().await;
 }
 

@@ -410,3 +410,123 @@ async fn a_hanging_or_failing_backend_yields_error_events_not_a_stuck_manager() 
     assert!(m.pause("zz").await.is_err());
     m.shutdown().await;
 }
+
+/// A receiver that holds each request 0-7 ms, answers 500 to every third one, and tracks how
+/// many requests it holds at once.
+fn slow_receiver(l: TcpListener) -> (String, Arc<Mutex<Vec<Event>>>, Arc<AtomicUsize>) {
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let peak = Arc::new(AtomicUsize::new(0));
+    let now = Arc::new(AtomicUsize::new(0));
+    let n = Arc::new(AtomicUsize::new(0));
+    let (g, p) = (got.clone(), peak.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let (g, p, now, n) = (g.clone(), p.clone(), now.clone(), n.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                let (head_end, len) = loop {
+                    let k = s.read(&mut tmp).await.unwrap_or(0);
+                    if k == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&tmp[..k]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length: "))
+                            .unwrap()
+                            .trim()
+                            .parse()
+                            .unwrap();
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + len {
+                    let k = s.read(&mut tmp).await.unwrap_or(0);
+                    if k == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&tmp[..k]);
+                }
+                let cur = now.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(cur, Ordering::SeqCst);
+                let nth = n.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis((nth * 7919 % 8) as u64)).await;
+                let ok = nth % 3 != 2;
+                if ok {
+                    let e: Event = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap();
+                    g.lock().unwrap().push(e);
+                }
+                now.fetch_sub(1, Ordering::SeqCst);
+                let status = if ok { "200 OK" } else { "500 Oops" };
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, got, peak)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_delivery_keeps_each_torrents_events_in_order() {
+    let (url, got, peak) = slow_receiver(TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let root = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake::default());
+    let hashes = ["a1", "b2", "c3", "d4", "e5", "f6"];
+    let mut h = hook(&url, &root.path().join("outbox"));
+    h.base_backoff = Duration::from_millis(1);
+    h.max_backoff = Duration::from_millis(5);
+    h.concurrency = 4;
+    let m = Manager::builder()
+        .backend(BackendConfig::new(
+            "fake",
+            fake.clone(),
+            Duration::from_secs(3600),
+            root.path().join("fake"),
+        ))
+        .webhook(h)
+        .start();
+    let mut rx = m.subscribe();
+    // Ten polls, each changing every torrent: ten batches of six events (plus `added`).
+    let mut accepted = 0;
+    for step in 0..=10u64 {
+        for h in hashes {
+            fake.edit(h, |r| r.downloaded = step * 10);
+        }
+        m.poll_now();
+        while accepted < (step as usize + 1) * hashes.len() {
+            let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                matches!(e.event, EventKind::Added | EventKind::Updated),
+                "{e:?}"
+            );
+            accepted += 1;
+        }
+    }
+    wait_for("all delivered", || m.webhook_backlog() == 0).await;
+    m.shutdown().await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 11 * hashes.len(), "each event delivered once");
+    for h in hashes {
+        let steps: Vec<u64> = got
+            .iter()
+            .filter_map(|e| e.torrent.as_ref().filter(|t| t.hash == h))
+            .map(|t| t.downloaded)
+            .collect();
+        assert_eq!(steps, (0..=10).map(|s| s * 10).collect::<Vec<_>>(), "{h}");
+    }
+    let p = peak.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&p), "peak in flight {p}, limit 4");
+}
