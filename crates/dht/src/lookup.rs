@@ -164,8 +164,14 @@ impl Search {
         out
     }
 
-    /// Records an answer from `addr`.
+    /// Records an answer from `addr`. An answer carrying our own id came from ourselves (another
+    /// node listed our address under some other id): it counts as a failure, so we never store
+    /// items on, or take tokens from, ourselves.
     pub(crate) fn responded(&mut self, addr: SocketAddr, id: Id, token: Option<Vec<u8>>) {
+        if id == self.own {
+            self.failed(addr);
+            return;
+        }
         if let Some(candidate) = self.candidates.iter_mut().find(|c| c.addr == addr) {
             candidate.state = State::Responded;
             candidate.token = token;
@@ -287,6 +293,23 @@ mod tests {
             assert!(rounds < 1000, "lookup never ended");
         }
         assert_eq!(search.queried, MAX_QUERIES);
+    }
+
+    #[test]
+    fn an_answer_from_ourselves_under_a_foreign_id_is_not_used() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let own = Id::random(&mut rng);
+        let target = Id::random(&mut rng);
+        let disguised = info(Id::random(&mut rng), 1);
+        let other = info(Id::random(&mut rng), 2);
+        let mut search = Search::new(own, target, &[disguised, other], &[]);
+        assert_eq!(search.next(3).len(), 2);
+        search.responded(disguised.addr, own, Some(b"tok".to_vec()));
+        search.responded(other.addr, other.id, Some(b"tok".to_vec()));
+        assert!(search.is_done());
+        let closest = search.closest_responded(8);
+        assert_eq!(closest.len(), 1);
+        assert_eq!(closest[0].0.addr, other.addr);
     }
 
     #[test]
