@@ -290,12 +290,16 @@ impl Torrent {
                 };
                 let _ = reply.send(r);
                 self.check_done();
+                // Interest follows the wanted set at once, not at the next tick: a torrent
+                // opened with everything skipped is not interested until a read or priority.
+                self.update_interest();
                 self.fill_all();
             }
             Command::ReadAt { offset, len } => {
                 if let Some(dl) = self.dl.as_mut() {
                     dl.read_at(offset, len);
                 }
+                self.update_interest();
                 self.fill_all();
             }
             Command::PutPiece { index, data, reply } => self.put_piece(index, data, reply),
