@@ -31,9 +31,8 @@ enum Connector {
 
 /// A remote swarmfs server (`swarmfs-remote`) as a watch backend.
 ///
-/// Torrents added through it are followed by this backend's client: like every remote-control
-/// client, when it leaves (the watcher stops), the server removes the torrents no other client
-/// follows after its grace period. `add_torrent_with_data` is refused: the protocol carries no
+/// Torrents added through it are added with `keep`, so they stay on the server when the
+/// watcher leaves (until removed). `add_torrent_with_data` is refused: the protocol carries no
 /// data path.
 pub struct RemoteBackend {
     connector: Connector,
@@ -261,7 +260,12 @@ impl Backend for RemoteBackend {
             magnet.push_str(&format!("&x.pe={p}"));
         }
         self.with(async |c| {
-            c.add(&magnet, AddOptions::default());
+            // Kept when this client leaves: the watcher does not own what it adds.
+            let opts = AddOptions {
+                keep: Some(true),
+                ..AddOptions::default()
+            };
+            c.add(&magnet, opts);
             Ok(())
         })
         .await?;

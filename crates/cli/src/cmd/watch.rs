@@ -7,8 +7,9 @@
 //!
 //! [[backend]]
 //! name = "seedbox"
-//! kind = "rtorrent"               # rtorrent (XML-RPC over SCGI)
-//! address = "127.0.0.1:5000"      # network.scgi.open_port
+//! kind = "rtorrent"               # rtorrent (XML-RPC over SCGI) or remote (swarmfs-remote TCP)
+//! address = "127.0.0.1:5000"      # network.scgi.open_port, or the remote server's address
+//! # token = "..."                 # remote only: the server's token off loopback
 //! interval = "5s"                 # seconds as a number, or "500ms", "5s", "2m"
 //! timeout = "10s"                 # bound on one backend call
 //! # root = "..."                  # this backend's state (default: ROOT/backends/NAME)
@@ -31,7 +32,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use swarmfs_watch::{
-    BackendConfig, Change, Event, Listener, Manager, RtorrentBackend, WebhookConfig,
+    Backend, BackendConfig, Change, Event, Listener, Manager, RemoteBackend, RtorrentBackend,
+    WebhookConfig,
 };
 
 use crate::cmd::Output;
@@ -170,12 +172,15 @@ struct BackendSection {
     timeout: Option<Secs>,
     #[serde(default)]
     root: Option<PathBuf>,
+    #[serde(default)]
+    token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Kind {
     Rtorrent,
+    Remote,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,13 +289,20 @@ impl Config {
 impl BackendSection {
     fn build(&self, root: &Path) -> Result<BackendConfig, Failure> {
         let what = format!("backend {}", self.name);
-        let backend = match self.kind {
+        let addr = self
+            .address
+            .parse()
+            .map_err(|e| Failure::bad_input(format!("{what}: address {:?}: {e}", self.address)))?;
+        let backend: Arc<dyn Backend> = match self.kind {
             Kind::Rtorrent => {
-                let addr = self.address.parse().map_err(|e| {
-                    Failure::bad_input(format!("{what}: address {:?}: {e}", self.address))
-                })?;
+                if self.token.is_some() {
+                    return Err(Failure::bad_input(format!(
+                        "{what}: token is for kind = \"remote\""
+                    )));
+                }
                 Arc::new(RtorrentBackend::new(addr))
             }
+            Kind::Remote => Arc::new(RemoteBackend::tcp(addr, self.token.clone())),
         };
         let state = self
             .root
@@ -392,6 +404,11 @@ mod tests {
         let ok = "[[backend]]\nname = \"a\"\nkind = \"rtorrent\"\naddress = \"127.0.0.1:1\"\n";
         let c = parse(ok).unwrap();
         assert_eq!(c.backends.len(), 1);
+        let remote = ok.replace("rtorrent", "remote") + "token = \"t\"\n";
+        let c = parse(&remote).unwrap();
+        assert!(c.backends[0].build(&c.root).is_ok());
+        let c = parse(&format!("{ok}token = \"t\"\n")).unwrap();
+        assert!(c.backends[0].build(&c.root).is_err(), "token on rtorrent");
         assert!(c.root.ends_with("watch-state"));
         for bad in [
             "",
