@@ -144,9 +144,11 @@ pub struct TorrentOptions {
     pub upload_rate_limit: Option<u64>,
     /// Download limit of this torrent in bytes per second (on top of the global one).
     pub download_rate_limit: Option<u64>,
-    /// Keep a durable resume bitfield beside the data. Each verified piece is then also hashed
-    /// again from storage and synced by the piece store before it counts (slower); without it
-    /// pieces are hashed once, from memory, and completion lives in memory only.
+    /// Keep completion durable: a resume bitfield beside the data. A piece is hashed once, from
+    /// memory, written, and counts as verified (have, events, reads) once a group commit synced
+    /// its data and then persisted the bitfield, so a crash loses no verified piece and never
+    /// marks an unverified one; a restart on the same storage with `resume` neither fetches
+    /// nor hashes those pieces again. Without it completion lives in memory only.
     pub resume: bool,
     /// Hash all existing data when the torrent starts (to seed data that is already there).
     pub recheck: bool,

@@ -2,7 +2,7 @@
 //! dictionary and piece store once known, and which pieces are verified.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use swarmfs_metainfo::{Bitfield, Info, InfoHash};
@@ -62,6 +62,23 @@ impl HaveBits {
     }
 }
 
+/// Spare whole-piece buffers, shared by a torrent and its peer readers (which assemble runs of
+/// blocks in them): steady state allocates nothing per piece.
+pub(crate) type PiecePool = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A buffer of `len` bytes from `pool`. Pooled buffers keep their old bytes: every byte is
+/// overwritten by a block before the piece is hashed, so there is nothing to clear.
+pub(crate) fn take_piece_buf(pool: &PiecePool, len: usize) -> Vec<u8> {
+    let mut b = pool
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop()
+        .unwrap_or_default();
+    b.resize(len, 0);
+    b.truncate(len);
+    b
+}
+
 /// What exists once the info dictionary is known.
 #[derive(Debug)]
 pub(crate) struct Ready {
@@ -82,6 +99,7 @@ pub(crate) struct TorrentShared {
     pub(crate) uploaded: AtomicU64,
     pub(crate) upload_limits: Vec<Arc<RateLimit>>,
     pub(crate) download_limits: Vec<Arc<RateLimit>>,
+    pub(crate) piece_pool: PiecePool,
 }
 
 impl TorrentShared {
@@ -97,6 +115,7 @@ impl TorrentShared {
             uploaded: AtomicU64::new(0),
             upload_limits,
             download_limits,
+            piece_pool: PiecePool::default(),
         }
     }
 

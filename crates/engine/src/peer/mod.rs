@@ -70,6 +70,17 @@ impl Drop for BlockData {
     }
 }
 
+/// Blocks of one piece that arrived back to back, assembled by the reader in a whole-piece
+/// buffer (from the torrent's piece pool): bytes `begin..end` of `buf` are the piece's bytes
+/// there. A run covering the whole piece becomes the piece's buffer without another copy.
+#[derive(Debug)]
+pub(crate) struct BlockRun {
+    pub(crate) index: u32,
+    pub(crate) begin: u32,
+    pub(crate) end: u32,
+    pub(crate) buf: Vec<u8>,
+}
+
 /// What a peer said that the torrent task handles.
 #[derive(Debug)]
 pub(crate) enum FromPeer {
@@ -83,6 +94,7 @@ pub(crate) enum FromPeer {
     HaveAll,
     HaveNone,
     Block(BlockData),
+    Run(BlockRun),
     Reject(BlockRequest),
     MetadataData {
         piece: u32,

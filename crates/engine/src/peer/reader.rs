@@ -6,14 +6,14 @@ use swarmfs_wire::{
     Extended, ExtensionHandshake, Message, MessageDecoder, MetadataPiece, UtMetadata, extension,
     ut_metadata,
 };
-use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{BlockData, BlockPool, FromPeer, OUR_UT_METADATA, PeerSetup, ToWriter};
+use super::{BlockData, BlockPool, BlockRun, FromPeer, OUR_UT_METADATA, PeerSetup, ToWriter};
 use crate::error::PeerError;
 use crate::limit;
+use crate::shared::take_piece_buf;
 
 /// Socket reads ask for at least this much room (libtorrent reads ~0.8 MiB at a time).
 const READ_CHUNK: usize = 256 * 1024;
@@ -34,9 +34,15 @@ fn piece_frame(buf: &[u8], max_len: u32) -> Option<(u32, u32, std::ops::Range<us
     Some((index, begin, 13..end))
 }
 
+/// Pieces up to this long are assembled in runs by the reader; longer ones travel block by block.
+const MAX_RUN_PIECE: u32 = 1 << 20;
+
 struct Reader {
     setup: Arc<PeerSetup>,
     pool: BlockPool,
+    /// The run of blocks being assembled, sent when its piece is whole, when a block of
+    /// another piece (or out of order) arrives, or when the socket has nothing more for now.
+    run: Option<BlockRun>,
     writer: mpsc::UnboundedSender<ToWriter>,
     /// The id the peer wants ut_metadata messages under.
     peer_ut_metadata: Option<u8>,
@@ -53,6 +59,7 @@ pub(super) async fn run(
     let mut me = Reader {
         setup,
         pool: BlockPool::default(),
+        run: None,
         writer,
         peer_ut_metadata: None,
     };
@@ -82,16 +89,16 @@ impl Reader {
                 if let Some((index, begin, range)) =
                     piece_frame(&buf[start..end], decoder.max_frame_len())
                 {
-                    let block =
-                        BlockData::new(index, begin, &buf[start..end][range.clone()], &self.pool);
+                    let payload = &buf[start..end][range.clone()];
                     start += range.end;
-                    self.send(FromPeer::Block(block)).await?;
+                    self.block(index, begin, payload).await?;
                     continue;
                 }
                 let Some((msg, n)) = decoder.decode_slice(&buf[start..end])? else {
                     break;
                 };
                 start += n;
+                self.flush_run().await?;
                 self.handle(msg).await?;
             }
             if start == end {
@@ -108,14 +115,85 @@ impl Reader {
                 buf.copy_within(start..end, 0);
                 (start, end) = (0, end - start);
             }
-            let n = tokio::time::timeout_at(Instant::now() + idle, sock.read(&mut buf[end..]))
-                .await
-                .map_err(|_| PeerError::Timeout("idle"))??;
+            let n = loop {
+                match sock.try_read(&mut buf[end..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // Nothing more for now: hand over the partial run before waiting.
+                        self.flush_run().await?;
+                        tokio::time::timeout_at(Instant::now() + idle, sock.readable())
+                            .await
+                            .map_err(|_| PeerError::Timeout("idle"))??;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
             if n == 0 {
                 return Ok(());
             }
             end += n;
             limit::acquire(&self.setup.shared.download_limits, n).await;
+        }
+    }
+
+    /// A block: appended to the current run when it continues it, else starts a new run (or,
+    /// for long pieces and before the metadata, travels alone).
+    async fn block(&mut self, index: u32, begin: u32, payload: &[u8]) -> Result<(), PeerError> {
+        let len = payload.len() as u32;
+        if self
+            .run
+            .as_ref()
+            .is_some_and(|r| r.index != index || r.end != begin)
+        {
+            self.flush_run().await?;
+        }
+        if self.run.is_none() {
+            let piece_len = self.setup.shared.ready.get().and_then(|r| {
+                let g = r.store.geometry();
+                g.piece(index).map(|p| g.piece_len(p))
+            });
+            match piece_len {
+                Some(pl)
+                    if pl <= MAX_RUN_PIECE && begin.checked_add(len).is_some_and(|e| e <= pl) =>
+                {
+                    let buf = take_piece_buf(&self.setup.shared.piece_pool, pl as usize);
+                    self.run = Some(BlockRun {
+                        index,
+                        begin,
+                        end: begin,
+                        buf,
+                    });
+                }
+                _ => {
+                    // The torrent checks it (and drops the peer if it does not fit).
+                    let block = BlockData::new(index, begin, payload, &self.pool);
+                    return self.send(FromPeer::Block(block)).await;
+                }
+            }
+        }
+        let Some(run) = self.run.as_mut() else {
+            return Ok(());
+        };
+        let at = run.end as usize;
+        let Some(dst) = run.buf.get_mut(at..at + payload.len()) else {
+            // Past the end of the piece: send what we have, and this block alone.
+            self.flush_run().await?;
+            let block = BlockData::new(index, begin, payload, &self.pool);
+            return self.send(FromPeer::Block(block)).await;
+        };
+        dst.copy_from_slice(payload);
+        run.end += len;
+        if run.end as usize == run.buf.len() {
+            self.flush_run().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the run being assembled, if any.
+    async fn flush_run(&mut self) -> Result<(), PeerError> {
+        match self.run.take() {
+            Some(run) => self.send(FromPeer::Run(run)).await,
+            None => Ok(()),
         }
     }
 

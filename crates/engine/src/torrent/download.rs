@@ -2,7 +2,7 @@
 //! piece buffers hashed from memory, and what follows a verdict (have, events, bans, done).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,8 +18,8 @@ use tokio::sync::oneshot;
 use super::{Internal, Torrent};
 use crate::error::{AddError, TorrentError};
 use crate::event::TorrentEvent;
-use crate::peer::{BlockData, ToWriter};
-use crate::shared::{HaveBits, Ready};
+use crate::peer::{BlockData, BlockRun, ToWriter};
+use crate::shared::{HaveBits, PiecePool, Ready, take_piece_buf};
 
 /// Failed multi-sender pieces kept for comparison (bounds memory).
 const MAX_FAILED_KEPT: usize = 32;
@@ -27,7 +27,8 @@ const MAX_FAILED_KEPT: usize = 32;
 /// Most piece buffers kept for reuse.
 const MAX_POOLED: usize = 64;
 
-fn recycle(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+fn recycle(pool: &PiecePool, buf: Vec<u8>) {
+    let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
     if pool.len() < MAX_POOLED && !buf.is_empty() {
         pool.push(buf);
     }
@@ -54,7 +55,7 @@ pub(super) struct Download {
     /// Buffers of pieces being received, filled block by block.
     bufs: HashMap<u32, Vec<u8>>,
     /// Piece buffers back from hashing, reused so that steady state allocates nothing.
-    pool: Vec<Vec<u8>>,
+    pool: PiecePool,
     /// Who sent each block of the pieces being received (and being checked).
     senders: HashMap<u32, Vec<Option<PeerId>>>,
     /// Pieces that failed with blocks from several peers: the bad copy and its senders, kept
@@ -62,6 +63,10 @@ pub(super) struct Download {
     failed: HashMap<u32, (Vec<u8>, Vec<Option<PeerId>>)>,
     done_reported: bool,
     scratch: Vec<Block>,
+    /// Durable mode: pieces written and waiting for a group commit.
+    uncommitted: Vec<u32>,
+    /// Whether a group commit is running.
+    committing: bool,
 }
 
 impl Download {
@@ -164,11 +169,13 @@ impl Torrent {
             picker,
             choker: Choker::new(cc),
             bufs: HashMap::new(),
-            pool: Vec::new(),
+            pool: self.shared.piece_pool.clone(),
             senders: HashMap::new(),
             failed: HashMap::new(),
             done_reported: false,
             scratch: Vec::new(),
+            uncommitted: Vec::new(),
+            committing: false,
         });
         let have = ready.have.to_bitfield();
         if self.shared.ready.set(ready).is_err() {
@@ -220,15 +227,11 @@ impl Torrent {
         }
         if let BlockOutcome::Accepted { piece_complete } = outcome {
             self.dl_meter.add(now, u64::from(block.len));
-            let pool = &mut dl.pool;
-            let buf = dl.bufs.entry(msg.index).or_insert_with(|| {
-                // Pooled buffers keep their length and old bytes: every byte is overwritten
-                // by a block before the piece is hashed, so there is nothing to clear.
-                let mut b = pool.pop().unwrap_or_default();
-                b.resize(piece_len, 0);
-                b.truncate(piece_len);
-                b
-            });
+            let pool = &dl.pool;
+            let buf = dl
+                .bufs
+                .entry(msg.index)
+                .or_insert_with(|| take_piece_buf(pool, piece_len));
             let start = msg.begin as usize;
             buf[start..start + msg.data.len()].copy_from_slice(&msg.data);
             let blocks = piece_len.div_ceil(BLOCK_SIZE as usize);
@@ -244,6 +247,91 @@ impl Torrent {
             if piece_complete {
                 let buf = dl.bufs.remove(&msg.index).unwrap_or_default();
                 self.check_piece(piece, buf);
+            }
+        }
+        self.send_cancels();
+        self.fill(key);
+    }
+
+    /// A run of blocks of one piece from `key` (see [`BlockRun`]): each block is accounted as if
+    /// it came alone; a run that is the whole piece, all of it new, is hashed in its own buffer.
+    pub(super) fn on_run(&mut self, key: PeerKey, run: BlockRun) {
+        let Some(dl) = self.dl.as_mut() else {
+            return self.drop_peer(key, "block before metadata".into());
+        };
+        let g = dl.picker.geometry().clone();
+        let Some(piece) = g.piece(run.index) else {
+            return self.drop_peer(key, format!("block of piece {} out of range", run.index));
+        };
+        let piece_len = g.piece_len(piece);
+        let now = Instant::now();
+        let peer_id = self.peers.get(&key).map(|p| p.peer_id);
+        let mut accepted: Vec<(u32, u32)> = Vec::new();
+        let mut complete = false;
+        let mut offset = run.begin;
+        while offset < run.end {
+            let len = BLOCK_SIZE.min(run.end - offset);
+            let block = Block { piece, offset, len };
+            let outcome = match dl.picker.handle_block(key, block) {
+                Ok(o) => o,
+                Err(e) => {
+                    recycle(&dl.pool, run.buf);
+                    return self.drop_peer(key, e.to_string());
+                }
+            };
+            if let Some(p) = self.peers.get_mut(&key) {
+                p.pipeline.handle_block(now, block);
+            }
+            if let BlockOutcome::Accepted { piece_complete } = outcome {
+                self.dl_meter.add(now, u64::from(len));
+                accepted.push((offset, len));
+                complete |= piece_complete;
+            }
+            offset += len;
+        }
+        if !accepted.is_empty() {
+            let blocks = piece_len.div_ceil(BLOCK_SIZE) as usize;
+            let senders = dl
+                .senders
+                .entry(run.index)
+                .or_insert_with(|| vec![None; blocks]);
+            for &(o, _) in &accepted {
+                if let Some(slot) = senders.get_mut((o / BLOCK_SIZE) as usize) {
+                    *slot = peer_id;
+                }
+            }
+        }
+        let whole = run.begin == 0
+            && run.end == piece_len
+            && accepted.len() as u32 == piece_len.div_ceil(BLOCK_SIZE);
+        if whole {
+            // Every block of the piece came in this run: its buffer is the piece.
+            if let Some(old) = dl.bufs.remove(&run.index) {
+                recycle(&dl.pool, old);
+            }
+            if complete {
+                self.check_piece(piece, run.buf);
+            } else {
+                dl.bufs.insert(run.index, run.buf);
+            }
+        } else {
+            if !accepted.is_empty() {
+                let pool = &dl.pool;
+                let buf = dl
+                    .bufs
+                    .entry(run.index)
+                    .or_insert_with(|| take_piece_buf(pool, piece_len as usize));
+                for &(o, len) in &accepted {
+                    let r = o as usize..(o + len) as usize;
+                    buf[r.clone()].copy_from_slice(&run.buf[r]);
+                }
+            }
+            recycle(&dl.pool, run.buf);
+            if complete {
+                if let Some(dl) = self.dl.as_mut() {
+                    let buf = dl.bufs.remove(&run.index).unwrap_or_default();
+                    self.check_piece(piece, buf);
+                }
             }
         }
         self.send_cancels();
@@ -340,19 +428,115 @@ impl Torrent {
         };
         let store = ready.store.clone();
         let tx = self.internal_tx.clone();
-        let reverify = self.options.resume;
+        let durable = self.options.resume;
         self.engine.tasks.spawn(async move {
-            let (ok, error) = match store_piece(&store, piece, &buf, expected, reverify).await {
-                Ok(ok) => (ok, None),
-                Err(e) => (false, Some(format!("store piece {}: {e}", piece.get()))),
+            let digest = <[u8; 20]>::from(Sha1::digest(&buf));
+            let (ok, error, uncommitted) = if digest != expected {
+                (false, None, false)
+            } else if durable {
+                // Written now, marked verified by the next group commit (no read-back).
+                match store.write_hashed_piece(piece, &buf, &digest).await {
+                    Ok(ok) => (ok, None, ok),
+                    Err(PieceStoreError::AlreadyVerified { .. }) => (true, None, false),
+                    Err(e) => (
+                        false,
+                        Some(format!("write piece {}: {e}", piece.get())),
+                        false,
+                    ),
+                }
+            } else {
+                match store.write_block(piece, 0, &buf).await {
+                    Ok(()) => (true, None, false),
+                    Err(e) => (
+                        false,
+                        Some(format!("write piece {}: {e}", piece.get())),
+                        false,
+                    ),
+                }
             };
             let _ = tx.send(Internal::Checked {
                 piece: piece.get(),
                 ok,
                 error,
                 buf,
+                uncommitted,
             });
         });
+    }
+
+    /// Durable mode: a good piece was written; its senders are cleared (and a bad earlier copy
+    /// convicts its culprits now), and it is announced once a group commit made it durable.
+    pub(super) fn piece_written(&mut self, index: u32, buf: Vec<u8>) {
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        dl.senders.remove(&index);
+        let culprits = dl
+            .failed
+            .remove(&index)
+            .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
+            .unwrap_or_default();
+        recycle(&dl.pool, buf);
+        dl.uncommitted.push(index);
+        for c in culprits {
+            self.strike(c, self.engine.config.ban_strikes);
+        }
+        self.start_commit();
+    }
+
+    /// Starts a group commit of the pieces written so far, unless one is running (the pieces
+    /// written meanwhile go into the next one).
+    fn start_commit(&mut self) {
+        let (Some(dl), Some(ready)) = (self.dl.as_mut(), self.shared.ready.get()) else {
+            return;
+        };
+        if dl.committing || dl.uncommitted.is_empty() {
+            return;
+        }
+        dl.committing = true;
+        let store = ready.store.clone();
+        let tx = self.internal_tx.clone();
+        self.engine.tasks.spawn(async move {
+            let r = store.commit_hashed().await;
+            let _ = tx.send(Internal::Committed(r.err().map(|e| e.to_string())));
+        });
+    }
+
+    /// A group commit ended: the pieces it made durable are verified; after a failure the
+    /// pieces it dropped are fetched again.
+    pub(super) fn committed(&mut self, error: Option<String>) {
+        let (Some(dl), Some(ready)) = (self.dl.as_mut(), self.shared.ready.get()) else {
+            return;
+        };
+        dl.committing = false;
+        let mut verified = Vec::new();
+        let mut refetch = false;
+        for index in std::mem::take(&mut dl.uncommitted) {
+            let Some(piece) = dl.picker.geometry().piece(index) else {
+                continue;
+            };
+            if ready.store.is_verified(piece) {
+                if dl.picker.handle_hash_passed(piece) {
+                    verified.push(index);
+                }
+            } else if error.is_some() {
+                dl.picker.handle_hash_failed(piece);
+                refetch = true;
+            } else {
+                // Written after this commit took its batch: the next one covers it.
+                dl.uncommitted.push(index);
+            }
+        }
+        if let Some(e) = error {
+            self.emit(TorrentEvent::Error(format!("commit pieces: {e}")));
+        }
+        for index in verified {
+            self.announce_verified(index);
+        }
+        self.start_commit();
+        if refetch {
+            self.fill_all();
+        }
     }
 
     /// [`TorrentHandle::put_piece`](crate::TorrentHandle::put_piece): checks the bytes on
@@ -435,7 +619,7 @@ impl Torrent {
             return;
         }
         if let Some(buf) = dl.bufs.remove(&index) {
-            recycle(&mut dl.pool, buf);
+            recycle(&dl.pool, buf);
         }
         dl.senders.remove(&index);
         self.announce_verified(index);
@@ -507,7 +691,7 @@ impl Torrent {
             if !dl.picker.handle_hash_passed(piece) {
                 // It became ours meanwhile (put from outside): already announced.
                 dl.failed.remove(&index);
-                recycle(&mut dl.pool, buf);
+                recycle(&dl.pool, buf);
                 return;
             }
             let culprits = dl
@@ -515,7 +699,7 @@ impl Torrent {
                 .remove(&index)
                 .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
                 .unwrap_or_default();
-            recycle(&mut dl.pool, buf);
+            recycle(&dl.pool, buf);
             self.announce_verified(index);
             // A block that differs from the good copy is proof: ban its sender.
             for c in culprits {
@@ -524,7 +708,7 @@ impl Torrent {
         } else if had_error {
             // The bytes matched but storage refused them: nobody sent bad data.
             dl.picker.handle_hash_failed(piece);
-            recycle(&mut dl.pool, buf);
+            recycle(&dl.pool, buf);
             self.fill_all();
         } else {
             dl.picker.handle_hash_failed(piece);
@@ -548,7 +732,7 @@ impl Torrent {
                 _ => {}
             }
             if let Some(dl) = self.dl.as_mut() {
-                recycle(&mut dl.pool, buf);
+                recycle(&dl.pool, buf);
             }
             self.emit(TorrentEvent::HashFailed(index));
             self.fill_all();
@@ -567,23 +751,32 @@ impl Torrent {
     }
 }
 
-/// Hashes a whole piece held in memory and, when it matches, writes it (and, with `reverify`,
-/// hashes it again from storage so the store marks it durably). Returns whether it matched.
+/// Hashes a whole piece held in memory and, when it matches, writes it (with `durable`, and
+/// makes it durable and marked in a group commit before returning). Returns whether it matched.
 async fn store_piece(
     store: &PieceStore,
     piece: PieceIndex,
     buf: &[u8],
     expected: [u8; 20],
-    reverify: bool,
+    durable: bool,
 ) -> Result<bool, PieceStoreError> {
-    if <[u8; 20]>::from(Sha1::digest(buf)) != expected {
+    let digest = <[u8; 20]>::from(Sha1::digest(buf));
+    if digest != expected {
         return Ok(false);
     }
-    store.write_block(piece, 0, buf).await?;
-    if reverify {
-        return store.verify_piece(piece).await;
+    if !durable {
+        store.write_block(piece, 0, buf).await?;
+        return Ok(true);
     }
-    Ok(true)
+    if !store.write_hashed_piece(piece, buf, &digest).await? {
+        return Ok(false);
+    }
+    store.commit_hashed().await?;
+    if store.is_verified(piece) {
+        Ok(true)
+    } else {
+        Err(PieceStoreError::NotCommitted { piece: piece.get() })
+    }
 }
 
 /// Opens the piece store of `info` and, when asked, checks existing data.

@@ -89,7 +89,12 @@ enum Internal {
         error: Option<String>,
         /// The piece's bytes, back for comparison with an earlier failed copy.
         buf: Vec<u8>,
+        /// Durable mode: the piece matched and was written; it counts once a group commit
+        /// (`Internal::Committed`) made it durable.
+        uncommitted: bool,
     },
+    /// A group commit of pieces written from memory ended (the error, if it failed).
+    Committed(Option<String>),
     /// A piece given by [`Command::PutPiece`] was hashed (and written when it matched).
     Put {
         piece: u32,
@@ -331,7 +336,15 @@ impl Torrent {
                 ok,
                 error,
                 buf,
-            } => self.piece_checked(piece, ok, error, buf),
+                uncommitted,
+            } => {
+                if ok && uncommitted {
+                    self.piece_written(piece, buf);
+                } else {
+                    self.piece_checked(piece, ok, error, buf);
+                }
+            }
+            Internal::Committed(error) => self.committed(error),
             Internal::Put {
                 piece,
                 result,
@@ -509,6 +522,12 @@ impl Torrent {
     /// Ends every connection and, when removing with `delete`, empties the files.
     async fn finish(&mut self) {
         self.peers.clear();
+        // Durable mode: pieces written but not yet committed are made durable before leaving.
+        if let (true, Some(ready)) = (self.options.resume, self.shared.ready.get()) {
+            if let Err(e) = ready.store.commit_hashed().await {
+                self.emit(TorrentEvent::Error(format!("commit pieces: {e}")));
+            }
+        }
         let removing = self.removing.take();
         if let Some((true, _)) = &removing {
             if let Some(ready) = self.shared.ready.get() {

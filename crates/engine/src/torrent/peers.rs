@@ -329,6 +329,7 @@ impl Torrent {
                 self.on_availability(key, ev);
             }
             FromPeer::Block(piece) => self.on_block(key, piece),
+            FromPeer::Run(run) => self.on_run(key, run),
             FromPeer::Reject(r) => self.on_reject(key, r),
             FromPeer::MetadataData {
                 piece,
