@@ -1,8 +1,9 @@
 //! [`Archive`]: a torrent (or a draft of one) seen as a read-only or writable directory tree.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use swarmfs_bridge::{WebSeedStats, WebSeeder};
 use swarmfs_engine::TorrentHandle;
 use swarmfs_metainfo::{Info, InfoHash, Magnet, SafePath};
 use swarmfs_storage::{StorageFactory, StoragePath};
@@ -49,6 +50,26 @@ pub(crate) struct Swarm {
     /// Turns `true` on close: the archive's background tasks end.
     pub(crate) close_signal: watch::Sender<bool>,
     updates: Option<watch::Receiver<Option<Version>>>,
+    /// The BEP 19 driver of the torrent's web seeds (stopped when dropped or on close).
+    web_seeder: Mutex<Option<WebSeeder>>,
+}
+
+/// What [`Client::lookup`](crate::Client::lookup) opened, to make an [`Archive`] of.
+pub(crate) struct Opened {
+    pub(crate) handle: TorrentHandle,
+    pub(crate) info: Arc<Info>,
+    pub(crate) owned: bool,
+    pub(crate) magnet: Magnet,
+    pub(crate) updates: Option<watch::Receiver<Option<Version>>>,
+    pub(crate) web_seeder: Option<WebSeeder>,
+}
+
+impl Swarm {
+    fn web_seeder(&self) -> std::sync::MutexGuard<'_, Option<WebSeeder>> {
+        self.web_seeder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Archive {
@@ -64,13 +85,15 @@ impl Archive {
         }
     }
 
-    pub(crate) fn from_swarm(
-        handle: TorrentHandle,
-        info: Arc<Info>,
-        owned: bool,
-        magnet: Magnet,
-        updates: Option<watch::Receiver<Option<Version>>>,
-    ) -> Self {
+    pub(crate) fn from_swarm(opened: Opened) -> Self {
+        let Opened {
+            handle,
+            info,
+            owned,
+            magnet,
+            updates,
+            web_seeder,
+        } = opened;
         let tree = info
             .files()
             .iter()
@@ -95,6 +118,7 @@ impl Archive {
                 closed: AtomicBool::new(false),
                 close_signal: watch::Sender::new(false),
                 updates,
+                web_seeder: Mutex::new(web_seeder),
             })),
         }
     }
@@ -147,6 +171,12 @@ impl Archive {
     /// The engine's handle of the torrent, for statistics and events (`None` for a draft).
     pub fn torrent(&self) -> Option<&TorrentHandle> {
         self.swarm().map(|s| &s.handle)
+    }
+
+    /// What the torrent's web seeds (BEP 19) delivered so far: `None` for a draft, an archive
+    /// whose torrent was already open in the client, or a closed archive.
+    pub fn web_seed_stats(&self) -> Option<WebSeedStats> {
+        self.swarm()?.web_seeder().as_ref().map(WebSeeder::stats)
     }
 
     /// Newer versions of the mutable magnet this archive was opened from (`None` when it was
@@ -281,6 +311,7 @@ impl Archive {
             return Ok(());
         }
         s.close_signal.send_replace(true);
+        drop(s.web_seeder().take());
         if s.owned {
             match s.handle.remove(false).await {
                 Ok(()) | Err(swarmfs_engine::TorrentError::Removed) => {}

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use swarmfs_bridge::{BridgeError, WebSeedOptions, add_magnet_with_web_seeds};
 use swarmfs_dht::{Dht, Id};
 use swarmfs_engine::{AddError, Engine, PeerId, Priority, TorrentHandle, TorrentOptions};
 use swarmfs_file::FileStorage;
@@ -14,7 +15,7 @@ use swarmfs_storage::StorageFactory;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::archive::Archive;
+use crate::archive::{Archive, Opened};
 use crate::builder::{ClientBuilder, LookupOptions};
 use crate::error::{ClientError, LookupError, SeedError};
 use crate::hashing::{Plan, SeedPhase, SeedProgress};
@@ -130,6 +131,12 @@ impl Client {
     /// Finds a torrent by magnet link, or the newest version of a BEP 46 mutable magnet
     /// (`magnet:?xs=urn:btpk:<hex>[&s=<hex salt>]`), and opens it as an [`Archive`] once its
     /// metadata arrived.
+    ///
+    /// Web seeds (BEP 19) are used beside peers: the magnet's `ws=` URLs and, when an
+    /// `xs=http://...` names the `.torrent` (checked against the info-hash), its `url-list`; that
+    /// `.torrent` also gives the metadata when no peer is around. With
+    /// [`LookupOptions::seed`] off, web seeds fetch only the pieces reads wait for (a read
+    /// makes its pieces wanted; the web-seed driver takes only wanted pieces).
     pub async fn lookup(&self, url: &str, options: LookupOptions) -> Result<Archive, LookupError> {
         if self.inner.tasks.is_stopped() {
             return Err(LookupError::Stopped);
@@ -159,18 +166,31 @@ impl Client {
             // request); reads set piece deadlines, which fetch skipped pieces too.
             torrent_options = torrent_options.default_file_priority(Priority::SKIP);
         }
-        let (handle, owned) = match self
-            .inner
-            .engine
-            .add_magnet(&magnet, storage, torrent_options)
-        {
-            Ok(h) => (h, true),
-            Err(AddError::Duplicate { .. }) => match self.inner.engine.torrent(&info_hash) {
-                Some(h) => (h, false),
-                None => return Err(LookupError::Stopped),
-            },
-            Err(AddError::ShutDown) => return Err(LookupError::Stopped),
-            Err(e) => return Err(e.into()),
+        // BEP 19: the magnet's `ws=` (and the `url-list` of a `.torrent` named by `xs=http://`,
+        // which also gives the metadata without any peer) are downloaded from beside the peers.
+        let added = tokio::time::timeout_at(
+            deadline,
+            add_magnet_with_web_seeds(
+                &self.inner.engine,
+                &magnet,
+                storage,
+                torrent_options,
+                WebSeedOptions::default(),
+            ),
+        )
+        .await
+        .map_err(|_| timed_out())?;
+        let (handle, owned, web_seeder) = match added {
+            Ok((h, w)) => (h, true, Some(w)),
+            Err(BridgeError::Add(AddError::Duplicate { .. })) => {
+                match self.inner.engine.torrent(&info_hash) {
+                    Some(h) => (h, false, None),
+                    None => return Err(LookupError::Stopped),
+                }
+            }
+            Err(BridgeError::Add(AddError::ShutDown)) => return Err(LookupError::Stopped),
+            Err(BridgeError::Add(e)) => return Err(e.into()),
+            Err(e) => return Err(LookupError::WebSeed(e)),
         };
         let close = watch::Sender::new(false);
         let info = match tokio::time::timeout_at(deadline, handle.wait_metadata()).await {
@@ -190,7 +210,14 @@ impl Client {
                 .spawn(publish::poll_updates(client, target, tx, closed));
             rx
         });
-        let archive = Archive::from_swarm(handle, info, owned, magnet, updates);
+        let archive = Archive::from_swarm(Opened {
+            handle,
+            info,
+            owned,
+            magnet,
+            updates,
+            web_seeder,
+        });
         if let Some(s) = archive.swarm() {
             // The archive's tasks end when it closes: forward its close signal.
             let mut on_close = s.close_signal.subscribe();

@@ -54,6 +54,9 @@ pub enum LookupError {
     /// The torrent failed while its metadata was awaited.
     #[error(transparent)]
     Torrent(#[from] TorrentError),
+    /// Adding the torrent with its web seeds (BEP 19) failed.
+    #[error(transparent)]
+    WebSeed(swarmfs_bridge::BridgeError),
     /// The client is stopped.
     #[error("client is stopped")]
     Stopped,
