@@ -256,3 +256,22 @@ async fn a_kept_torrent_outlives_its_clients_until_removed() {
     server.shutdown().await;
     seeder.stop().await;
 }
+
+/// The client and its request futures can move between threads (a backend behind a
+/// `Send` trait object can hold one).
+#[tokio::test]
+async fn client_and_requests_are_send() {
+    fn send<T: Send>(t: T) -> T {
+        t
+    }
+    let (server, router) = lazy_server(fast_config());
+    let mut c = send(RemoteClient::local(
+        &server,
+        &router,
+        ClientOptions::default(),
+    ));
+    assert!(send(c.list()).await.unwrap().is_empty());
+    let e = send(c.pause("00")).await.unwrap_err();
+    assert!(matches!(e, ClientError::Failed { .. }), "{e:?}");
+    server.shutdown().await;
+}
