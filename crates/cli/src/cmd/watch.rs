@@ -400,6 +400,48 @@ mod tests {
     }
 
     #[test]
+    fn text_lines_name_backend_event_torrent_and_changes() {
+        let old = swarmfs_watch::TorrentRecord {
+            hash: "ab".repeat(20),
+            name: "n".into(),
+            active: true,
+            downloaded: 0,
+            uploaded: 0,
+            length: 10,
+            path: String::new(),
+            progress: 0.0,
+            ratio: 0.0,
+            finished: false,
+            playing: false,
+            files: vec![],
+            extra: Default::default(),
+        };
+        let mut new = old.clone();
+        new.downloaded = 10;
+        let new = new.computed();
+        let mut snap = std::collections::BTreeMap::new();
+        snap.insert(old.hash.clone(), old.clone());
+        let added = swarmfs_watch::diff_snapshots("rt", &Default::default(), &snap);
+        assert_eq!(
+            text_line(&added[0]),
+            format!("rt added {} \"n\" 0.0%", old.hash)
+        );
+        let mut snap2 = snap.clone();
+        snap2.insert(new.hash.clone(), new);
+        let ev = swarmfs_watch::diff_snapshots("rt", &snap, &snap2);
+        assert_eq!(
+            text_line(&ev[0]),
+            format!(
+                "rt updated {} \"n\" downloaded 0 -> 10, progress 0.0 -> 1.0, finished false -> true",
+                old.hash
+            )
+        );
+        assert!(text_line(&ev[1]).starts_with("rt finished "));
+        let err = Event::error("rt", "boom".into(), 1);
+        assert_eq!(text_line(&err), "rt error boom");
+    }
+
+    #[test]
     fn config_errors_are_bad_input() {
         let ok = "[[backend]]\nname = \"a\"\nkind = \"rtorrent\"\naddress = \"127.0.0.1:1\"\n";
         let c = parse(ok).unwrap();
