@@ -7,10 +7,10 @@ mod get;
 mod keygen;
 mod ls;
 mod publish;
+pub(crate) mod remote;
 mod rendezvous;
 mod seed;
 mod serve;
-pub(crate) mod remote;
 pub(crate) mod watch;
 
 use crate::args::{Cli, Command, RendezvousCommand};
