@@ -79,6 +79,19 @@ pub(crate) fn take_piece_buf(pool: &PiecePool, len: usize) -> Vec<u8> {
     b
 }
 
+/// Most spare piece buffers a torrent keeps.
+const MAX_POOLED_PIECES: usize = 64;
+
+/// Gives `buf` back to `pool` (dropped when the pool is full).
+pub(crate) fn recycle_piece_buf(pool: &PiecePool, buf: Vec<u8>) {
+    let mut pool = pool
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if pool.len() < MAX_POOLED_PIECES && !buf.is_empty() {
+        pool.push(buf);
+    }
+}
+
 /// What exists once the info dictionary is known.
 #[derive(Debug)]
 pub(crate) struct Ready {

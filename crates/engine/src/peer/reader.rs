@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use super::{BlockData, BlockPool, BlockRun, FromPeer, OUR_UT_METADATA, PeerSetup, ToWriter};
 use crate::error::PeerError;
 use crate::limit;
-use crate::shared::take_piece_buf;
+use crate::shared::{recycle_piece_buf, take_piece_buf};
+use swarmfs_metainfo::BLOCK_SIZE;
 
 /// Socket reads ask for at least this much room (libtorrent reads ~0.8 MiB at a time).
 const READ_CHUNK: usize = 256 * 1024;
@@ -189,12 +190,26 @@ impl Reader {
         Ok(())
     }
 
-    /// Sends the run being assembled, if any.
+    /// Sends the run being assembled, if any. Only a whole piece travels in its piece-sized
+    /// buffer; a partial run (a peer interleaving pieces) goes block by block, so that messages
+    /// queued for the torrent never hold more than a block each.
     async fn flush_run(&mut self) -> Result<(), PeerError> {
-        match self.run.take() {
-            Some(run) => self.send(FromPeer::Run(run)).await,
-            None => Ok(()),
+        let Some(run) = self.run.take() else {
+            return Ok(());
+        };
+        if run.begin == 0 && run.end as usize == run.buf.len() {
+            return self.send(FromPeer::Run(run)).await;
         }
+        let mut at = run.begin;
+        while at < run.end {
+            let len = BLOCK_SIZE.min(run.end - at);
+            let bytes = &run.buf[at as usize..(at + len) as usize];
+            let block = BlockData::new(run.index, at, bytes, &self.pool);
+            self.send(FromPeer::Block(block)).await?;
+            at += len;
+        }
+        recycle_piece_buf(&self.setup.shared.piece_pool, run.buf);
+        Ok(())
     }
 
     async fn send(&self, ev: FromPeer) -> Result<(), PeerError> {
