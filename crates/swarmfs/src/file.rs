@@ -2,8 +2,10 @@
 //!
 //! A read of a file that comes from the swarm waits (through the engine's `wait_range`, which
 //! makes those pieces the most urgent) for the pieces under the read and no more; the next
-//! [`READAHEAD`] bytes are asked for at the same time without being waited on. At most one
-//! chunk of [`MAX_CHUNK`] bytes is buffered at a time: a file is never held whole in memory.
+//! [`READAHEAD`] bytes are asked for at the same time without being waited on, a window that
+//! doubles up to [`MAX_READAHEAD`] while the file is read sequentially. Once a readahead came
+//! back, reads inside it go straight from storage into the caller's buffer. At most one chunk
+//! of [`MAX_CHUNK`] bytes is buffered at a time: a file is never held whole in memory.
 
 use std::fmt;
 use std::future::Future;
@@ -18,11 +20,16 @@ use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 
 /// Largest read done at once.
 pub const MAX_CHUNK: usize = 256 * 1024;
-/// Bytes past a read asked for ahead of time.
+/// Bytes past a read asked for ahead of time, right after an open or a seek.
 pub const READAHEAD: u64 = 4 * 1024 * 1024;
+/// The most the readahead grows to while a file is read sequentially (it doubles each time the
+/// reader moved half a window on).
+pub const MAX_READAHEAD: u64 = 64 * 1024 * 1024;
 
-type ChunkFuture = Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send>>;
-type AheadFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A chunk read into the file's own buffer: the buffer (handed back for reuse) and the result.
+type ChunkFuture = Pin<Box<dyn Future<Output = (Vec<u8>, io::Result<()>)> + Send>>;
+/// A readahead wait; `Ok` once its pieces are verified.
+type AheadFuture = Pin<Box<dyn Future<Output = Result<(), TorrentError>> + Send>>;
 
 /// Where a file's bytes come from.
 #[derive(Clone)]
@@ -34,14 +41,34 @@ pub(crate) enum Source {
 }
 
 /// An open file of an [`Archive`](crate::Archive): `AsyncRead + AsyncSeek`.
+///
+/// Reads of a range known to be verified (the readahead came back) go straight from the
+/// storage into the caller's buffer; others wait for their pieces and go through one reused
+/// buffer of at most [`MAX_CHUNK`] bytes.
 pub struct ArchiveFile {
     source: Source,
     len: u64,
     pos: u64,
+    /// A chunk being read into `buf` at `pending_at`, `pending_len` bytes.
     reading: Option<ChunkFuture>,
+    pending_at: u64,
+    pending_len: usize,
+    /// The reused buffer (moved into `reading` while a read runs).
+    buf: Vec<u8>,
+    /// `buf[..buf_len]` holds the file's bytes from `buf_at`.
+    buf_at: u64,
+    buf_len: usize,
+    /// File bytes before this offset are known verified (pieces never become unverified).
+    verified_to: u64,
+    /// Whether the storage answered a direct read at once; after the first time it did not,
+    /// reads go through the buffer only.
+    direct: bool,
     ahead: Option<AheadFuture>,
-    /// Where the last readahead was asked from.
+    /// Where the last readahead was asked from, and its end.
     ahead_from: Option<u64>,
+    ahead_end: u64,
+    /// The current readahead window.
+    window: u64,
 }
 
 impl ArchiveFile {
@@ -51,8 +78,17 @@ impl ArchiveFile {
             len,
             pos: 0,
             reading: None,
+            pending_at: 0,
+            pending_len: 0,
+            buf: Vec::new(),
+            buf_at: 0,
+            buf_len: 0,
+            verified_to: 0,
+            direct: true,
             ahead: None,
             ahead_from: None,
+            ahead_end: 0,
+            window: READAHEAD,
         }
     }
 
@@ -81,45 +117,105 @@ impl ArchiveFile {
             return;
         };
         let from = self.pos;
-        let len = READAHEAD.min(self.len.saturating_sub(from));
-        let stale = self
-            .ahead_from
-            .is_none_or(|f| from < f || from >= f + READAHEAD / 2);
+        let stale = match self.ahead_from {
+            None => true,
+            Some(f) if from < f || from >= f + self.window => {
+                // Not a sequential reader: start small again.
+                self.window = READAHEAD;
+                true
+            }
+            Some(f) if from >= f + self.window / 2 => {
+                self.window = (self.window * 2).min(MAX_READAHEAD);
+                true
+            }
+            Some(_) => false,
+        };
+        let len = self.window.min(self.len.saturating_sub(from));
         if len > 0 && stale {
             let (h, start) = (handle.clone(), offset + from);
-            self.ahead = Some(Box::pin(async move {
-                let _ = h.wait_range(start, len).await;
-            }));
+            self.ahead = Some(Box::pin(async move { h.wait_range(start, len).await }));
             self.ahead_from = Some(from);
+            self.ahead_end = from + len;
         }
         // Polling once sends the request; later polls only notice it is done.
         if let Some(f) = self.ahead.as_mut()
-            && f.as_mut().poll(cx).is_ready()
+            && let Poll::Ready(r) = f.as_mut().poll(cx)
         {
             self.ahead = None;
+            if r.is_ok() {
+                self.verified_to = self.verified_to.max(self.ahead_end);
+            }
         }
+    }
+
+    /// Copies what the buffer holds at `pos` into `out`; whether it held anything.
+    fn take_buffered(&mut self, out: &mut ReadBuf<'_>) -> bool {
+        let held = self.buf_at..self.buf_at + self.buf_len as u64;
+        if !held.contains(&self.pos) {
+            return false;
+        }
+        let at = (self.pos - self.buf_at) as usize;
+        let take = (self.buf_len - at).min(out.remaining());
+        out.put_slice(&self.buf[at..at + take]);
+        self.pos += take as u64;
+        true
+    }
+
+    /// Reads `n` bytes at `pos` straight into `out` when they are known verified and the
+    /// storage answers at once.
+    fn direct_read(&mut self, cx: &mut Context<'_>, out: &mut ReadBuf<'_>, n: usize) -> bool {
+        let Source::Torrent { handle, offset } = &self.source else {
+            return false;
+        };
+        if !self.direct || self.pos + n as u64 > self.verified_to {
+            return false;
+        }
+        let polled = {
+            let dst = &mut out.initialize_unfilled()[..n];
+            let mut read = std::pin::pin!(handle.read_range(offset + self.pos, dst));
+            // Dropping it while pending is fine: the storage's future owns its buffers, so
+            // nothing is written into `dst` afterwards.
+            read.as_mut().poll(cx)
+        };
+        match polled {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => return false,
+            Poll::Pending => {
+                self.direct = false;
+                return false;
+            }
+        }
+        out.advance(n);
+        self.pos += n as u64;
+        true
     }
 }
 
-async fn read_chunk(source: Source, pos: u64, n: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    match source {
-        Source::Blob(file) => file
-            .read_at(pos, &mut buf)
-            .await
-            .map_err(io::Error::other)?,
-        Source::Torrent { handle, offset } => {
-            handle
-                .wait_range(offset + pos, n as u64)
-                .await
-                .map_err(torrent_io)?;
-            handle
-                .read_range(offset + pos, &mut buf)
-                .await
-                .map_err(torrent_io)?;
-        }
+async fn read_chunk(
+    source: Source,
+    pos: u64,
+    n: usize,
+    mut buf: Vec<u8>,
+) -> (Vec<u8>, io::Result<()>) {
+    if buf.len() < n {
+        buf.resize(n, 0);
     }
-    Ok(buf)
+    let r = match source {
+        Source::Blob(file) => file
+            .read_at(pos, &mut buf[..n])
+            .await
+            .map_err(io::Error::other),
+        Source::Torrent { handle, offset } => {
+            match handle.wait_range(offset + pos, n as u64).await {
+                Ok(()) => handle
+                    .read_range(offset + pos, &mut buf[..n])
+                    .await
+                    .map_err(torrent_io),
+                Err(e) => Err(torrent_io(e)),
+            }
+        }
+    };
+    (buf, r)
 }
 
 fn torrent_io(e: TorrentError) -> io::Error {
@@ -134,35 +230,52 @@ impl AsyncRead for ArchiveFile {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
+        out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.reading.is_none() {
+            if out.remaining() == 0 || this.take_buffered(out) {
+                this.read_ahead(cx);
+                return Poll::Ready(Ok(()));
+            }
             let left = this.len.saturating_sub(this.pos);
             let n = usize::try_from(left)
                 .unwrap_or(usize::MAX)
-                .min(buf.remaining())
+                .min(out.remaining())
                 .min(MAX_CHUNK);
             if n == 0 {
                 return Poll::Ready(Ok(()));
             }
-            this.reading = Some(Box::pin(read_chunk(this.source.clone(), this.pos, n)));
+            if this.direct_read(cx, out, n) {
+                this.read_ahead(cx);
+                return Poll::Ready(Ok(()));
+            }
+            let buf = std::mem::take(&mut this.buf);
+            this.buf_len = 0;
+            this.pending_at = this.pos;
+            this.pending_len = n;
+            this.reading = Some(Box::pin(read_chunk(this.source.clone(), this.pos, n, buf)));
         }
+        // The read under the cursor is asked for before the readahead (it is the more urgent).
+        let polled = this.reading.as_mut().map(|r| r.as_mut().poll(cx));
         this.read_ahead(cx);
-        let Some(reading) = this.reading.as_mut() else {
-            return Poll::Ready(Ok(()));
-        };
-        let chunk = match reading.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(r) => r,
+        let (buf, result) = match polled {
+            Some(Poll::Ready(done)) => done,
+            Some(Poll::Pending) => return Poll::Pending,
+            None => return Poll::Ready(Ok(())),
         };
         this.reading = None;
-        let chunk = chunk?;
-        // The chunk was sized to what `buf` had room for when it was started; a caller may
-        // offer a smaller buffer on a later poll, and the rest is read again next time.
-        let take = chunk.len().min(buf.remaining());
-        buf.put_slice(&chunk[..take]);
-        this.pos += take as u64;
+        this.buf = buf;
+        result?;
+        // The chunk was sized to what `out` had room for when it was started.
+        let n = this.pending_len;
+        this.buf_at = this.pending_at;
+        this.buf_len = n;
+        if matches!(this.source, Source::Torrent { .. }) {
+            this.verified_to = this.verified_to.max(this.pending_at + n as u64);
+        }
+        // A caller may offer a smaller buffer on a later poll: the rest stays buffered.
+        this.take_buffered(out);
         Poll::Ready(Ok(()))
     }
 }

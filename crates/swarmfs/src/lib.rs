@@ -59,7 +59,7 @@ pub use archive::{Archive, DEFAULT_NAME};
 pub use builder::{ClientBuilder, LookupOptions, PUBLIC_BOOTSTRAP};
 pub use client::Client;
 pub use error::{ArchiveError, ClientError, KeypairError, LookupError, PublishError, SeedError};
-pub use file::{ArchiveFile, MAX_CHUNK, READAHEAD};
+pub use file::{ArchiveFile, MAX_CHUNK, MAX_READAHEAD, READAHEAD};
 pub use hashing::{SeedPhase, SeedProgress};
 pub use keypair::Keypair;
 pub use tree::{DirEntry, Metadata};
