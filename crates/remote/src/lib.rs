@@ -17,7 +17,7 @@
 //!
 //! | request (client → server) | fields | answer |
 //! |---|---|---|
-//! | `swarmfs/v1/list` | | `swarmfs/v1/torrents` {`torrents`: [torrent props + `hasMetadata`, `paused`, `done`, `subscribers`], `truncated`} |
+//! | `swarmfs/v1/list` | `after` (optional: the last info hash of the previous page) | `swarmfs/v1/torrents` {`torrents`: [torrent props + `hasMetadata`, `paused`, `done`, `subscribers`], `truncated`} |
 //! | `swarmfs/v1/pause`, `swarmfs/v1/resume` | `infoHash` | `swarmfs/v1/ok` |
 //! | `swarmfs/v1/remove` | `infoHash`, `deleteData` (default false) | `swarmfs/v1/ok`; its followers get `error` |
 //! | `swarmfs/v1/select-files` | `infoHash`, `files` (indices into `files`) | `swarmfs/v1/ok` |
@@ -26,7 +26,9 @@
 //! | `swarmfs/v1/watch-mutable` | `url` (BEP 46 magnet), `interval` (ms) | `swarmfs/v1/ok`, then `swarmfs/v1/mutable-update` {`url`, `seq`, `infoHash`, `magnet`} for the current and each newer version |
 //! | `swarmfs/v1/unwatch-mutable` | `requestId` of the watch | `swarmfs/v1/ok` |
 //!
-//! Sizes are bounded: a list holds at most 256 torrents, a listing 256 entries, a read 32 KiB;
+//! Sizes are bounded: a list answer holds at most 256 torrents sorted by info hash and stays
+//! under [`MAX_MESSAGE_LEN`] (a torrent with a huge file list is listed without it; the client
+//! pages on with `after` while `truncated`), a listing 256 entries, a read 32 KiB;
 //! reads wait at most [`ServerConfig::read_timeout`] and at most [`ServerConfig::max_reads`]
 //! run at once.
 //!

@@ -139,13 +139,18 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         opts: Option<DestroyOptions>,
     },
-    /// Extension: list every torrent the server holds; `swarmfs/v1/torrents` answers.
+    /// Extension: list the torrents the server holds, sorted by info hash, at most
+    /// [`ext::MAX_LIST_ENTRIES`] per answer; `swarmfs/v1/torrents` answers. A truncated answer is
+    /// continued by asking again with `after` set to the last info hash it held.
     #[serde(rename = "swarmfs/v1/list")]
     List {
         /// The client.
         client_key: String,
         /// Echoed in the answer.
         request_id: String,
+        /// Only torrents whose hex info hash sorts after this one (paging).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
     },
     /// Extension: pause a torrent (peers disconnected until resumed); `swarmfs/v1/ok` answers.
     #[serde(rename = "swarmfs/v1/pause")]
@@ -1012,6 +1017,7 @@ mod tests {
         // Every client type round-trips through JSON with its namespaced name.
         for v in [
             json!({"type": "swarmfs/v1/list", "clientKey": "c", "requestId": "r"}),
+            json!({"type": "swarmfs/v1/list", "clientKey": "c", "requestId": "r", "after": "ab"}),
             json!({"type": "swarmfs/v1/pause", "clientKey": "c", "requestId": "r", "infoHash": "a"}),
             json!({"type": "swarmfs/v1/resume", "clientKey": "c", "requestId": "r", "infoHash": "a"}),
             json!({"type": "swarmfs/v1/read-dir", "clientKey": "c", "requestId": "r",

@@ -275,3 +275,45 @@ async fn client_and_requests_are_send() {
     assert!(matches!(e, ClientError::Failed { .. }), "{e:?}");
     server.shutdown().await;
 }
+
+/// More torrents than one `swarmfs/v1/torrents` answer holds: the client pages through them with
+/// `after` and gets each exactly once, in info-hash order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_pages_past_one_answer() {
+    let mut config = fast_config();
+    config.max_torrents = 600;
+    config.max_keys_per_client = 600;
+    config.update_interval = Duration::ZERO;
+    let (server, router) = lazy_server(config);
+    let mut a = RemoteClient::local(&server, &router, ClientOptions::default());
+    let count = swarmfs_remote::protocol::ext::MAX_LIST_ENTRIES * 2 + 3;
+    let mut want: Vec<String> = (0..count as u32)
+        .map(|i| {
+            let mut ih = [0u8; 20];
+            ih[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
+            ih.iter().map(|b| format!("{b:02x}")).collect()
+        })
+        .collect();
+    for ih in &want {
+        let opts = AddOptions {
+            keep: Some(true),
+            ..AddOptions::default()
+        };
+        let k = a.add(&format!("magnet:?xt=urn:btih:{ih}"), opts);
+        // Read the answer before the next add: an in-process client's queue is bounded.
+        a.wait_for(T, |m| m.kind() == "infohash" && m.torrent_key() == Some(&k))
+            .await
+            .unwrap();
+    }
+    assert!(eventually(T, || server.torrent_count() == count).await);
+    want.sort();
+    let got: Vec<String> = a
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.info_hash().to_owned())
+        .collect();
+    assert_eq!(got, want);
+    server.shutdown().await;
+}

@@ -19,19 +19,45 @@ pub struct FileChunk {
     pub data: Vec<u8>,
 }
 
+/// Most torrents [`RemoteClient::list`] collects over all pages.
+const MAX_LISTED: usize = 1 << 16;
+
 impl RemoteClient {
-    /// Every torrent the server holds (`swarmfs/v1/list`), sorted by info hash.
+    /// Every torrent the server holds (`swarmfs/v1/list`), sorted by info hash; asks page after
+    /// page while the server says its answer was truncated.
     pub async fn list(&mut self) -> Result<Vec<TorrentEntry>, ClientError> {
-        let key = self.key.clone();
-        match self
-            .request(|request_id| ClientMessage::List {
-                client_key: key,
-                request_id,
-            })
-            .await?
-        {
-            ServerMessage::Torrents { torrents, .. } => Ok(torrents),
-            other => Err(unexpected(&other)),
+        let mut all: Vec<TorrentEntry> = Vec::new();
+        loop {
+            let key = self.key.clone();
+            let after = all.last().map(|t| t.info_hash().to_owned());
+            match self
+                .request(|request_id| ClientMessage::List {
+                    client_key: key,
+                    request_id,
+                    after: after.clone(),
+                })
+                .await?
+            {
+                ServerMessage::Torrents {
+                    torrents,
+                    truncated,
+                    ..
+                } => {
+                    // Each page must move past the previous one (a server that repeats itself
+                    // would loop for ever), and the whole list is bounded.
+                    let moved = match (torrents.last(), &after) {
+                        (Some(last), Some(after)) => last.info_hash() > after.as_str(),
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    };
+                    all.extend(torrents);
+                    if !truncated || !moved || all.len() >= MAX_LISTED {
+                        all.truncate(MAX_LISTED);
+                        return Ok(all);
+                    }
+                }
+                other => return Err(unexpected(&other)),
+            }
         }
     }
 

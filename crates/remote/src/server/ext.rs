@@ -12,7 +12,8 @@ use super::RemoteServer;
 use super::swarm::{error_msg, parse_id, teardown};
 use crate::protocol::ext::{MAX_DIR_ENTRIES, MAX_LIST_ENTRIES, base64_encode};
 use crate::protocol::{
-    ClientMessage, DirEntryInfo, ErrorInfo, MAX_READ_LEN, ServerMessage, TorrentEntry,
+    ClientMessage, DirEntryInfo, ErrorInfo, MAX_MESSAGE_LEN, MAX_READ_LEN, ServerMessage,
+    TorrentEntry,
 };
 
 /// Default and least poll interval of a mutable watch.
@@ -31,7 +32,7 @@ impl RemoteServer {
             request_id: rid,
         };
         match msg {
-            ClientMessage::List { .. } => self.list(reply),
+            ClientMessage::List { after, .. } => self.list(reply, after.as_deref()),
             ClientMessage::Pause { info_hash, .. } => self.set_paused(reply, &info_hash, true),
             ClientMessage::Resume { info_hash, .. } => self.set_paused(reply, &info_hash, false),
             ClientMessage::Remove {
@@ -64,7 +65,7 @@ impl RemoteServer {
         }
     }
 
-    fn list(&self, reply: Reply) {
+    fn list(&self, reply: Reply, after: Option<&str>) {
         let mut torrents: Vec<TorrentEntry> = {
             let st = self.lock();
             st.torrents
@@ -80,8 +81,10 @@ impl RemoteServer {
                 .collect()
         };
         torrents.sort_by(|a, b| a.info_hash().cmp(b.info_hash()));
-        let truncated = torrents.len() > MAX_LIST_ENTRIES;
-        torrents.truncate(MAX_LIST_ENTRIES);
+        if let Some(after) = after {
+            torrents.retain(|t| t.info_hash() > after);
+        }
+        let (torrents, truncated) = list_page(torrents);
         self.send(ServerMessage::Torrents {
             client_key: reply.client_key.clone(),
             request_id: reply.request_id.clone(),
@@ -410,5 +413,71 @@ async fn watch_task(reply: Reply, url: String, every: Duration) {
             Err(_) => {}
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// The first entries of `torrents` that fit one answer: at most [`MAX_LIST_ENTRIES`], and well
+/// under [`MAX_MESSAGE_LEN`] of JSON (a client drops longer messages). An entry whose file list
+/// alone would take more than a quarter of that is listed without it (`read-dir` has the files).
+/// The flag says whether some were left for a next page.
+fn list_page(torrents: Vec<TorrentEntry>) -> (Vec<TorrentEntry>, bool) {
+    const BUDGET: usize = MAX_MESSAGE_LEN - 1024;
+    let json_len = |t: &TorrentEntry| serde_json::to_vec(t).map_or(usize::MAX, |v| v.len());
+    let total = torrents.len();
+    let mut page = Vec::new();
+    let mut used = 0;
+    for mut entry in torrents {
+        let mut len = json_len(&entry);
+        if len > BUDGET / 4 {
+            entry.torrent.files = None;
+            len = json_len(&entry);
+        }
+        if page.len() == MAX_LIST_ENTRIES || used + len + 1 > BUDGET {
+            break;
+        }
+        used += len + 1;
+        page.push(entry);
+    }
+    let truncated = page.len() < total;
+    (page, truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::FileInfo;
+
+    fn entry(i: usize, name_len: usize, files: usize) -> TorrentEntry {
+        let mut e = TorrentEntry::default();
+        e.torrent.info_hash = Some(format!("{i:040x}"));
+        e.torrent.name = Some("n".repeat(name_len));
+        e.torrent.files = Some(
+            (0..files)
+                .map(|f| FileInfo {
+                    name: format!("dir/file-{f}.bin"),
+                    length: 1,
+                })
+                .collect(),
+        );
+        e
+    }
+
+    #[test]
+    fn a_page_stays_under_the_message_limit() {
+        let small: Vec<_> = (0..10).map(|i| entry(i, 10, 2)).collect();
+        let (page, truncated) = list_page(small.clone());
+        assert_eq!((page, truncated), (small, false));
+
+        let wide: Vec<_> = (0..MAX_LIST_ENTRIES).map(|i| entry(i, 1024, 1)).collect();
+        let (page, truncated) = list_page(wide);
+        assert!(truncated && !page.is_empty());
+        let json = serde_json::to_vec(&page).unwrap();
+        assert!(json.len() < MAX_MESSAGE_LEN, "{}", json.len());
+
+        // A torrent with thousands of files is listed without them.
+        let (page, truncated) = list_page(vec![entry(0, 10, 5_000)]);
+        assert!(!truncated);
+        assert_eq!(page[0].torrent.files, None);
+        assert_eq!(page[0].torrent.name.as_deref(), Some("nnnnnnnnnn"));
     }
 }
