@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::*;
 use swarmfs_engine::{TorrentEvent, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
@@ -23,13 +25,20 @@ async fn magnet_only_leecher_gets_metadata_and_data_from_x_pe_peer() {
         .add_magnet(&magnet, MemoryStorage::factory(), TorrentOptions::new())
         .expect("add magnet");
     let mut events = leech.events();
-    loop {
-        match timeout(events.recv()).await {
-            Ok(TorrentEvent::Metadata) => break,
-            Ok(_) => {}
-            Err(e) => panic!("events: {e}"),
+    // One deadline for the whole wait: peer events (reconnects) may keep coming without the
+    // metadata, which must fail the test, not loop for ever.
+    let mut seen = Vec::new();
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match events.recv().await {
+                Ok(TorrentEvent::Metadata) => break,
+                Ok(other) => seen.push(format!("{other:?}")),
+                Err(e) => panic!("events: {e}"),
+            }
         }
-    }
+    })
+    .await;
+    assert!(waited.is_ok(), "no metadata in 60 s; events: {seen:?}");
     let got = timeout(leech.wait_metadata()).await.expect("metadata");
     assert_eq!(got.as_bytes(), info.as_bytes());
     assert_eq!(got.info_hash(), info.info_hash());
