@@ -194,6 +194,14 @@ impl TorrentHandle {
         }
     }
 
+    /// Says that nobody waits for bytes `offset..offset + len` any more (a reader or a stream
+    /// went away): their pieces lose the urgency [`Self::wait_range`] gave them, and pieces that
+    /// were fetched only for a reader (their files are skipped) are skipped again. Readers still
+    /// waiting renew their own ranges on their next wait. Does nothing before the metadata.
+    pub fn release_range(&self, offset: u64, len: u64) {
+        let _ = self.send(Command::Release { offset, len });
+    }
+
     /// Waits until every wanted piece is verified.
     pub async fn wait_done(&self) -> Result<(), TorrentError> {
         let mut events = self.events();

@@ -29,6 +29,8 @@ pub(crate) struct Ahead {
     asked: u64,
     /// File offset where the response ends.
     end: u64,
+    /// Every torrent range asked for, released when the response ends.
+    asks: Vec<(u64, u64)>,
 }
 
 impl Ahead {
@@ -41,6 +43,7 @@ impl Ahead {
             pos: start,
             asked: start,
             end,
+            asks: Vec::new(),
         }
     }
 
@@ -59,7 +62,19 @@ impl Ahead {
                 .wait_range(self.file_start + from, target - from),
         );
         let _ = ask.as_mut().poll(cx);
+        self.asks.push((self.file_start + from, target - from));
         self.asked = target;
+    }
+}
+
+impl Drop for Ahead {
+    /// The response ended (sent, or the client went away): what it asked for loses its
+    /// urgency, so on an on-demand torrent pieces past what was sent are not fetched for nobody
+    /// (pieces another reader waits for keep theirs).
+    fn drop(&mut self) {
+        for &(offset, len) in &self.asks {
+            self.handle.release_range(offset, len);
+        }
     }
 }
 

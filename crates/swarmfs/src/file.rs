@@ -7,6 +7,7 @@
 //! back, reads inside it go straight from storage into the caller's buffer. At most one chunk
 //! of [`MAX_CHUNK`] bytes is buffered at a time: a file is never held whole in memory.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, SeekFrom};
@@ -69,7 +70,13 @@ pub struct ArchiveFile {
     ahead_end: u64,
     /// The current readahead window.
     window: u64,
+    /// Torrent ranges the readahead asked for, released when the file is dropped (the oldest
+    /// beyond [`MAX_HELD_ASKS`] earlier) so that pieces nobody reads lose their urgency.
+    asks: VecDeque<(u64, u64)>,
 }
+
+/// How many readahead asks a file holds before releasing the oldest.
+const MAX_HELD_ASKS: usize = 32;
 
 impl ArchiveFile {
     pub(crate) fn new(source: Source, len: u64) -> Self {
@@ -89,6 +96,7 @@ impl ArchiveFile {
             ahead_from: None,
             ahead_end: 0,
             window: READAHEAD,
+            asks: VecDeque::new(),
         }
     }
 
@@ -136,6 +144,12 @@ impl ArchiveFile {
             self.ahead = Some(Box::pin(async move { h.wait_range(start, len).await }));
             self.ahead_from = Some(from);
             self.ahead_end = from + len;
+            self.asks.push_back((start, len));
+            if self.asks.len() > MAX_HELD_ASKS
+                && let Some((o, l)) = self.asks.pop_front()
+            {
+                handle.release_range(o, l);
+            }
         }
         // Polling once sends the request; later polls only notice it is done.
         if let Some(f) = self.ahead.as_mut()
@@ -224,6 +238,18 @@ fn torrent_io(e: TorrentError) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e)
+}
+
+impl Drop for ArchiveFile {
+    /// The pieces the readahead asked for lose their urgency (unless another reader holds
+    /// them): closing a file, or a stream whose client went away, fetches nothing more for it.
+    fn drop(&mut self) {
+        if let Source::Torrent { handle, .. } = &self.source {
+            for &(offset, len) in &self.asks {
+                handle.release_range(offset, len);
+            }
+        }
+    }
 }
 
 impl AsyncRead for ArchiveFile {

@@ -67,6 +67,8 @@ pub(super) struct Download {
     uncommitted: Vec<u32>,
     /// Whether a group commit is running.
     committing: bool,
+    /// How many reads asked for each piece and have not released it (see [`Self::release`]).
+    readers: HashMap<u32, u32>,
 }
 
 impl Download {
@@ -100,6 +102,38 @@ impl Download {
         for p in first.get()..=last.get() {
             if let Some(piece) = g.piece(p) {
                 let _ = self.picker.set_deadline(piece, now);
+                if !self.picker.have().get(p) {
+                    *self.readers.entry(p).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+
+    /// Takes back the urgency [`Self::read_at`] gave the pieces of `offset..offset + len`
+    /// (their reader went away) once no other read holds them; pieces only a reader wanted are
+    /// skipped again. Reads that never release (a plain `wait_range`) keep theirs.
+    pub(super) fn release(&mut self, offset: u64, len: u64) {
+        let g = self.picker.geometry().clone();
+        if len == 0 {
+            return;
+        }
+        let last = offset
+            .saturating_add(len - 1)
+            .min(g.total_length().saturating_sub(1));
+        let (Some(first), Some(last)) = (g.piece_at(offset), g.piece_at(last)) else {
+            return;
+        };
+        for p in first.get()..=last.get() {
+            let Some(count) = self.readers.get_mut(&p) else {
+                continue;
+            };
+            *count -= 1;
+            if *count > 0 {
+                continue; // another read still waits for it
+            }
+            self.readers.remove(&p);
+            if let Some(piece) = g.piece(p) {
+                self.picker.release_deadline(piece);
             }
         }
     }
@@ -176,6 +210,7 @@ impl Torrent {
             scratch: Vec::new(),
             uncommitted: Vec::new(),
             committing: false,
+            readers: HashMap::new(),
         });
         let have = ready.have.to_bitfield();
         if self.shared.ready.set(ready).is_err() {

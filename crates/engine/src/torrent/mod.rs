@@ -62,6 +62,10 @@ pub(crate) enum Command {
         offset: u64,
         len: u64,
     },
+    Release {
+        offset: u64,
+        len: u64,
+    },
     PutPiece {
         index: u32,
         data: Vec<u8>,
@@ -306,6 +310,12 @@ impl Torrent {
                 }
                 self.update_interest();
                 self.fill_all();
+            }
+            Command::Release { offset, len } => {
+                if let Some(dl) = self.dl.as_mut() {
+                    dl.release(offset, len);
+                }
+                self.update_interest();
             }
             Command::PutPiece { index, data, reply } => self.put_piece(index, data, reply),
             Command::Wanted(reply) => {

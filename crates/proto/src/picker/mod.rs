@@ -13,7 +13,7 @@ mod buckets;
 mod piece;
 mod select;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use swarmfs_metainfo::{Bitfield, Geometry, PieceIndex};
@@ -187,6 +187,8 @@ pub struct Picker {
     verifying: HashMap<u32, Vec<PeerKey>>,
     deadlines: BTreeSet<(Instant, u32)>,
     deadline_of: HashMap<u32, Instant>,
+    /// Skipped pieces a deadline made wanted; [`Picker::release_deadline`] skips them again.
+    raised_by_deadline: HashSet<u32>,
     peers: HashMap<PeerKey, PeerHave>,
     actions: VecDeque<PickerAction>,
     endgame_requesters: usize,
@@ -222,6 +224,7 @@ impl Picker {
             verifying: HashMap::new(),
             deadlines: BTreeSet::new(),
             deadline_of: HashMap::new(),
+            raised_by_deadline: HashSet::new(),
             peers: HashMap::new(),
             actions: VecDeque::new(),
             endgame_requesters: DEFAULT_ENDGAME_REQUESTERS,
@@ -530,6 +533,7 @@ impl Picker {
         priority: Priority,
     ) -> Result<(), PickerError> {
         let p = self.check_piece(piece)?;
+        self.raised_by_deadline.remove(&p);
         self.set_priority_of(p, priority);
         Ok(())
     }
@@ -560,6 +564,7 @@ impl Picker {
                 .map(|s| self.file_priority[s.file_index])
                 .max()
                 .unwrap_or(Priority::SKIP);
+            self.raised_by_deadline.remove(&p);
             self.set_priority_of(p, best);
         }
         Ok(())
@@ -574,6 +579,7 @@ impl Picker {
         }
         if self.priority[p as usize].is_skip() {
             self.set_priority_of(p, Priority::NORMAL);
+            self.raised_by_deadline.insert(p);
         }
         if let Some(old) = self.deadline_of.insert(p, at) {
             self.deadlines.remove(&(old, p));
@@ -586,6 +592,16 @@ impl Picker {
     pub fn clear_deadline(&mut self, piece: PieceIndex) {
         if let Some(old) = self.deadline_of.remove(&piece.get()) {
             self.deadlines.remove(&(old, piece.get()));
+        }
+    }
+
+    /// Nobody waits for `piece` any more (a reader went away): its deadline goes, and a piece
+    /// that only the deadline made wanted (its files are skipped) is skipped again.
+    pub fn release_deadline(&mut self, piece: PieceIndex) {
+        self.clear_deadline(piece);
+        let p = piece.get();
+        if self.raised_by_deadline.remove(&p) && !self.have.get(p) {
+            self.set_priority_of(p, Priority::SKIP);
         }
     }
 

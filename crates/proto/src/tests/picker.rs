@@ -181,6 +181,36 @@ fn reader_deadlines_come_first_in_order() {
 }
 
 #[test]
+fn a_released_deadline_skips_again_what_only_a_reader_wanted() {
+    let g = one_block_pieces(8);
+    let mut p = Picker::new(&g, 3);
+    p.handle_peer(A, PeerEvent::HaveAll).unwrap();
+    for i in 0..8 {
+        p.set_piece_priority(g.piece(i).unwrap(), Priority::SKIP)
+            .unwrap();
+    }
+    // Piece 6 is wanted on its own account; 4 and 5 only because a reader waits for them.
+    p.set_piece_priority(g.piece(6).unwrap(), Priority::NORMAL)
+        .unwrap();
+    let now = Instant::now();
+    for i in [4, 5, 6] {
+        p.set_deadline(g.piece(i).unwrap(), now).unwrap();
+    }
+    assert_eq!(p.priority(g.piece(5).unwrap()), Priority::NORMAL);
+    for i in [4, 5, 6] {
+        p.release_deadline(g.piece(i).unwrap());
+    }
+    assert!(p.priority(g.piece(4).unwrap()).is_skip());
+    assert!(p.priority(g.piece(5).unwrap()).is_skip());
+    assert_eq!(p.priority(g.piece(6).unwrap()), Priority::NORMAL, "kept");
+    assert_eq!(
+        pieces(&pick(&mut p, A, 8)),
+        vec![6],
+        "only the wanted piece"
+    );
+}
+
+#[test]
 fn failed_hash_puts_the_piece_back_and_names_senders() {
     let g = Geometry::new(2 * u64::from(BLOCK_SIZE), &[2 * u64::from(BLOCK_SIZE)]).unwrap();
     let mut p = Picker::new(&g, 1);
