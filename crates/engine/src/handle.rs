@@ -194,10 +194,11 @@ impl TorrentHandle {
         }
     }
 
-    /// Says that nobody waits for bytes `offset..offset + len` any more (a reader or a stream
-    /// went away): their pieces lose the urgency [`Self::wait_range`] gave them, and pieces that
-    /// were fetched only for a reader (their files are skipped) are skipped again. Readers still
-    /// waiting renew their own ranges on their next wait. Does nothing before the metadata.
+    /// Gives back a range this caller asked for with [`Self::wait_range`] and no longer waits
+    /// for (a reader or a stream went away). Each piece counts the reads that asked for it; when
+    /// the last one is released the piece loses its urgency, and a piece fetched only for
+    /// readers (its files are skipped) is skipped again. A `wait_range` that is never released
+    /// keeps its pieces urgent until they are verified. Does nothing before the metadata.
     pub fn release_range(&self, offset: u64, len: u64) {
         let _ = self.send(Command::Release { offset, len });
     }
