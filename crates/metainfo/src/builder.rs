@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use crate::geometry::{BLOCK_SIZE, Geometry, GeometryError};
 use crate::hashing::{Source, hash_pieces};
@@ -83,6 +84,7 @@ pub struct TorrentBuilder {
     created_by: Option<String>,
     creation_date: Option<i64>,
     announce: Option<String>,
+    progress: Option<Arc<AtomicU64>>,
 }
 
 impl TorrentBuilder {
@@ -133,23 +135,28 @@ impl TorrentBuilder {
         self
     }
 
+    /// A counter the hashing threads add each hashed piece's length to, for a progress display
+    /// read from another thread.
+    pub fn progress(&mut self, hashed_bytes: Arc<AtomicU64>) -> &mut Self {
+        self.progress = Some(hashed_bytes);
+        self
+    }
+
     /// Builds from a file (a single-file torrent) or a directory (a multi-file torrent named
     /// after the directory, with every regular file below it; symlinks to files are followed,
     /// symlinks to directories are skipped).
     pub fn build_path(&self, path: &Path) -> Result<Torrent, BuildError> {
-        let meta = fs::metadata(path).map_err(|e| io_error(path, e))?;
-        let name = file_name(path)?;
-        if meta.is_file() {
-            let files = [(name.clone(), meta.len())];
-            let paths = [path.to_path_buf()];
-            return self.finish(&name, &files, true, &Source::Disk(&paths));
-        }
-        let mut found = Vec::new();
-        walk(path, &mut Vec::new(), &mut found)?;
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        let files: Vec<(SafePath, u64)> = found.iter().map(|f| (f.0.clone(), f.2)).collect();
-        let paths: Vec<PathBuf> = found.into_iter().map(|f| f.1).collect();
-        self.finish(&name, &files, false, &Source::Disk(&paths))
+        self.build_plan(&PathPlan::new(path)?)
+    }
+
+    /// Builds from the files a [`PathPlan`] found.
+    pub fn build_plan(&self, plan: &PathPlan) -> Result<Torrent, BuildError> {
+        self.finish(
+            &plan.name,
+            &plan.files,
+            plan.single_file,
+            &Source::Disk(&plan.paths),
+        )
     }
 
     /// Builds a multi-file torrent named `name` from in-memory files, sorted by path.
@@ -198,7 +205,7 @@ impl TorrentBuilder {
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
-        let pieces = hash_pieces(&geometry, source, threads)?;
+        let pieces = hash_pieces(&geometry, source, threads, self.progress.as_deref())?;
         let info = Info::from_parts(
             name.as_str(),
             piece_length,
@@ -214,6 +221,48 @@ impl TorrentBuilder {
         torrent.set_created_by(self.created_by.as_deref());
         torrent.set_creation_date(self.creation_date);
         Ok(torrent)
+    }
+}
+
+/// The files [`TorrentBuilder::build_path`] would hash, found before any byte is read, so that
+/// a caller knows the total (for progress) first.
+#[derive(Clone, Debug)]
+pub struct PathPlan {
+    name: SafePath,
+    files: Vec<(SafePath, u64)>,
+    paths: Vec<PathBuf>,
+    single_file: bool,
+}
+
+impl PathPlan {
+    /// A file (a single-file torrent) or a directory (a multi-file torrent named after the
+    /// directory, with every regular file below it in path order; symlinks to files are
+    /// followed, symlinks to directories are skipped).
+    pub fn new(path: &Path) -> Result<Self, BuildError> {
+        let meta = fs::metadata(path).map_err(|e| io_error(path, e))?;
+        let name = file_name(path)?;
+        if meta.is_file() {
+            return Ok(Self {
+                files: vec![(name.clone(), meta.len())],
+                name,
+                paths: vec![path.to_path_buf()],
+                single_file: true,
+            });
+        }
+        let mut found = Vec::new();
+        walk(path, &mut Vec::new(), &mut found)?;
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Self {
+            name,
+            files: found.iter().map(|f| (f.0.clone(), f.2)).collect(),
+            paths: found.into_iter().map(|f| f.1).collect(),
+            single_file: false,
+        })
+    }
+
+    /// The bytes to hash: every file's length added up.
+    pub fn total_length(&self) -> u64 {
+        self.files.iter().fold(0u64, |a, f| a.saturating_add(f.1))
     }
 }
 

@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha1::{Digest, Sha1};
 
@@ -29,6 +30,7 @@ pub(crate) fn hash_pieces(
     geometry: &Geometry,
     source: &Source<'_>,
     threads: usize,
+    progress: Option<&AtomicU64>,
 ) -> Result<Vec<[u8; 20]>, BuildError> {
     let count = geometry.piece_count() as usize;
     let threads = threads.clamp(1, count.max(1));
@@ -45,13 +47,13 @@ pub(crate) fn hash_pieces(
     let results: Vec<Result<Vec<[u8; 20]>, BuildError>> = if ranges.len() <= 1 {
         ranges
             .iter()
-            .map(|&(a, b)| hash_range(geometry, source, a, b))
+            .map(|&(a, b)| hash_range(geometry, source, a, b, progress))
             .collect()
     } else {
         std::thread::scope(|s| {
             let handles: Vec<_> = ranges
                 .iter()
-                .map(|&(a, b)| s.spawn(move || hash_range(geometry, source, a, b)))
+                .map(|&(a, b)| s.spawn(move || hash_range(geometry, source, a, b, progress)))
                 .collect();
             handles
                 .into_iter()
@@ -75,6 +77,7 @@ fn hash_range(
     source: &Source<'_>,
     start: u32,
     end: u32,
+    progress: Option<&AtomicU64>,
 ) -> Result<Vec<[u8; 20]>, BuildError> {
     let mut reader = Reader::default();
     let mut out = Vec::with_capacity((end - start) as usize);
@@ -99,6 +102,9 @@ fn hash_range(
             }
         }
         out.push(hasher.finalize().into());
+        if let Some(p) = progress {
+            p.fetch_add(u64::from(geometry.piece_len(piece)), Ordering::Relaxed);
+        }
     }
     Ok(out)
 }

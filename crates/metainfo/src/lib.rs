@@ -38,8 +38,8 @@ mod torrent;
 
 pub use bitfield::Bitfield;
 pub use builder::{
-    BuildError, MAX_AUTO_PIECE_LENGTH, MIN_AUTO_PIECE_LENGTH, TARGET_MAX_PIECES, TorrentBuilder,
-    auto_piece_length,
+    BuildError, MAX_AUTO_PIECE_LENGTH, MIN_AUTO_PIECE_LENGTH, PathPlan, TARGET_MAX_PIECES,
+    TorrentBuilder, auto_piece_length,
 };
 pub use geometry::{BLOCK_SIZE, FileSpan, Geometry, GeometryError, MAX_PIECE_LENGTH, PieceIndex};
 pub use info::{FileEntry, Info, InfoError, Limits};
