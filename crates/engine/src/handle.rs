@@ -1,7 +1,7 @@
 //! [`TorrentHandle`]: what upper layers hold to watch and steer one torrent.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use swarmfs_metainfo::{Bitfield, Info, InfoHash};
 use swarmfs_proto::Priority;
@@ -18,6 +18,9 @@ pub struct TorrentHandle {
     cmd: mpsc::UnboundedSender<Command>,
     shared: Arc<TorrentShared>,
     events: broadcast::Sender<TorrentEvent>,
+    /// A receiver subscribed when the torrent was added, for the first [`TorrentHandle::events`]
+    /// call on any copy, so that a caller subscribing right after `add_*` misses nothing.
+    first_events: Arc<Mutex<Option<broadcast::Receiver<TorrentEvent>>>>,
 }
 
 impl TorrentHandle {
@@ -26,10 +29,12 @@ impl TorrentHandle {
         shared: Arc<TorrentShared>,
         events: broadcast::Sender<TorrentEvent>,
     ) -> Self {
+        let first = events.subscribe();
         Self {
             cmd,
             shared,
             events,
+            first_events: Arc::new(Mutex::new(Some(first))),
         }
     }
 
@@ -52,9 +57,16 @@ impl TorrentHandle {
         self.shared.ready.get().map(|r| r.have.to_bitfield())
     }
 
-    /// Events from now on. A receiver that falls more than 4096 events behind loses the oldest.
+    /// Events from now on; the first call on any copy of the handle gets every event since the
+    /// torrent was added (so subscribing right after `add_*` misses none, not even an early
+    /// [`TorrentEvent::Metadata`] or `Done`). A receiver that falls more than 4096 events behind
+    /// loses the oldest.
     pub fn events(&self) -> broadcast::Receiver<TorrentEvent> {
-        self.events.subscribe()
+        let first = match self.first_events.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        first.unwrap_or_else(|| self.events.subscribe())
     }
 
     /// A snapshot of the statistics.
@@ -205,7 +217,7 @@ impl TorrentHandle {
 
     /// Waits until every wanted piece is verified.
     pub async fn wait_done(&self) -> Result<(), TorrentError> {
-        let mut events = self.events();
+        let mut events = self.events.subscribe();
         let mut check = true;
         loop {
             // Statistics cost a pass over the pieces: ask only at the start and after a gap

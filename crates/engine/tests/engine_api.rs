@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::*;
-use swarmfs_engine::{Priority, TorrentError, TorrentOptions};
+use swarmfs_engine::{Priority, TorrentError, TorrentEvent, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
 use swarmfs_metainfo::{SafePath, TorrentBuilder};
 
@@ -167,4 +167,29 @@ async fn download_rate_limit_holds() {
     assert!(rate < limit as f64 * 1.15, "{rate} B/s over {secs} s");
     e.shutdown().await;
     seed_engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_subscriber_sees_events_sent_before_it_subscribed() {
+    let payload = data(256 * 1024, 60);
+    let info = info(&payload, 64 * 1024);
+    let e = engine().await;
+    let storage = filled_storage(&info, &payload).await;
+    let t = e
+        .add_info(info.clone(), storage, TorrentOptions::new().recheck(true))
+        .expect("add");
+    // The torrent finishes its check before anyone subscribes.
+    timeout(t.wait_done()).await.expect("done");
+    let mut first = t.clone().events();
+    let mut late = t.events();
+    let mut seen = Vec::new();
+    while let Ok(ev) = first.try_recv() {
+        seen.push(ev);
+    }
+    assert_eq!(seen.first(), Some(&TorrentEvent::Metadata), "{seen:?}");
+    assert!(seen.contains(&TorrentEvent::Done), "{seen:?}");
+    // Later subscribers see events from their call on only.
+    assert!(late.try_recv().is_err());
+    t.pause().expect("pause");
+    e.shutdown().await;
 }
