@@ -9,6 +9,10 @@
 //! unsatisfiable ones `416`; `HEAD`, `Accept-Ranges`, `ETag` and a `Content-Type` from the file
 //! extension are supported. Paths that try to leave the archive get `400`.
 //!
+//! Pages of other origins may read responses only when [`StreamServer::allow_origin`] says
+//! so (CORS); [`StreamServer::require_host`] refuses requests for other `Host` names, which
+//! stops DNS rebinding. Every response carries `X-Content-Type-Options: nosniff`.
+//!
 //! The server binds what it is given; the CLI defaults to `127.0.0.1`. It implements no
 //! BitTorrent itself: every byte comes from the archive.
 //!
@@ -24,6 +28,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod access;
 mod body;
 mod catalog;
 mod index;
@@ -33,6 +38,7 @@ mod range;
 mod respond;
 mod server;
 
+pub use access::AllowOrigin;
 pub use mime::content_type;
 pub use range::{ByteRange, RangeError, parse_range};
 pub use server::{MAX_CONNECTIONS, ServeError, ServerHandle, StreamServer};

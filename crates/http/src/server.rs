@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::access::{Access, AllowOrigin};
 use crate::catalog::Catalog;
 use crate::respond::respond;
 
@@ -49,6 +50,7 @@ pub struct StreamServer {
     listener: TcpListener,
     catalog: Catalog,
     local_addr: SocketAddr,
+    access: Access,
 }
 
 impl StreamServer {
@@ -71,7 +73,26 @@ impl StreamServer {
             listener,
             catalog: Catalog::new(archives),
             local_addr,
+            access: Access {
+                port: local_addr.port(),
+                ..Access::default()
+            },
         })
+    }
+
+    /// Lets pages of other origins read responses (CORS, with preflight answers); the default
+    /// is [`AllowOrigin::SameOrigin`].
+    pub fn allow_origin(mut self, origin: AllowOrigin) -> Self {
+        self.access.origin = origin;
+        self
+    }
+
+    /// Serves only requests whose `Host` header is `hostname` (with or without this server's
+    /// port) and answers others `403`: a page whose DNS name was rebound to this machine then
+    /// cannot read the server. Use it when browsers reach the server, e.g. `"localhost"`.
+    pub fn require_host(mut self, hostname: impl Into<String>) -> Self {
+        self.access.hostname = Some(hostname.into());
+        self
     }
 
     /// The bound address.
@@ -96,6 +117,7 @@ impl StreamServer {
     /// Serves until the returned future is dropped (which closes every connection).
     pub async fn run(self) {
         let catalog = Arc::new(self.catalog);
+        let access = Arc::new(self.access);
         let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut conns = JoinSet::new();
         loop {
@@ -117,11 +139,20 @@ impl StreamServer {
             };
             let _ = stream.set_nodelay(true);
             let catalog = catalog.clone();
+            let access = access.clone();
             conns.spawn(async move {
                 let _permit = permit;
                 let service = service_fn(move |req: Request<Incoming>| {
                     let catalog = catalog.clone();
-                    async move { Ok::<_, Infallible>(respond(&catalog, &req).await) }
+                    let access = access.clone();
+                    async move {
+                        if let Some(refused) = access.intercept(&req) {
+                            return Ok::<_, Infallible>(refused);
+                        }
+                        let mut r = respond(&catalog, &req).await;
+                        access.decorate(req.headers(), &mut r);
+                        Ok(r)
+                    }
                 });
                 let conn = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())

@@ -228,10 +228,16 @@ impl RemoteClient {
 
     /// Asks for the torrent's streaming server; `server-ready` answers.
     pub fn create_server(&self, torrent_key: &str) {
+        self.create_server_with(torrent_key, None);
+    }
+
+    /// [`RemoteClient::create_server`] with webtorrent's server options, such as
+    /// `{"origin": "*", "hostname": "localhost"}` (they count if this request starts the server).
+    pub fn create_server_with(&self, torrent_key: &str, opts: Option<serde_json::Value>) {
         (self.out)(ClientMessage::CreateServer {
             client_key: self.key.clone(),
             torrent_key: torrent_key.to_owned(),
-            opts: None,
+            opts,
         });
     }
 

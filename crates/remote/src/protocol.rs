@@ -122,7 +122,8 @@ pub enum ClientMessage {
         client_key: String,
         /// The torrent.
         torrent_key: String,
-        /// Server options (accepted, currently unused).
+        /// Server options: webtorrent's `origin` (CORS) and `hostname` (the `Host` the server
+        /// answers); the first request that starts a torrent's server sets them.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         opts: Option<Value>,
     },

@@ -22,9 +22,11 @@ use crate::transport::Transport;
 
 mod engine;
 mod ext;
+mod http_opts;
 mod swarm;
 
 use engine::EngineSlot;
+use http_opts::ServerOpts;
 use swarm::{error_msg, parse_id, progress_of, ready, run_torrent, teardown, torrent_id_to_magnet};
 
 /// Server options (the seed's `heartbeatTimeout`, `updateInterval`, `trace`, and limits).
@@ -133,6 +135,8 @@ struct Torrent {
     server: Option<(SocketAddr, String)>,
     server_handle: Option<ServerHandle>,
     server_waiting: Vec<Sub>,
+    /// The options of the first request for the server, used when it starts.
+    server_opts: Option<ServerOpts>,
     server_starting: bool,
     task: Option<JoinHandle<()>>,
     orphaned_at: Option<Instant>,
@@ -294,10 +298,15 @@ impl RemoteServer {
                 &torrent_id,
                 opts.unwrap_or_default(),
             ),
-            ClientMessage::CreateServer { torrent_key, .. } => self.create_server(Sub {
-                client_key: key,
-                torrent_key,
-            }),
+            ClientMessage::CreateServer {
+                torrent_key, opts, ..
+            } => self.create_server(
+                Sub {
+                    client_key: key,
+                    torrent_key,
+                },
+                opts.as_ref(),
+            ),
             ClientMessage::Destroy { opts, .. } => {
                 let delay = opts.and_then(|o| o.delay).unwrap_or(0);
                 if delay == 0 {
@@ -446,6 +455,7 @@ impl RemoteServer {
                     server: None,
                     server_handle: None,
                     server_waiting: Vec::new(),
+                    server_opts: None,
                     server_starting: false,
                     task: Some(task),
                     orphaned_at: None,
@@ -497,11 +507,11 @@ impl RemoteServer {
         }
         drop(st);
         if opts.server.is_some() {
-            self.create_server(sub);
+            self.create_server(sub, opts.server.as_ref());
         }
     }
 
-    fn create_server(&self, sub: Sub) {
+    fn create_server(&self, sub: Sub, opts: Option<&serde_json::Value>) {
         let mut st = self.lock();
         let Some(t) = st.torrents.values_mut().find(|t| t.subs.contains(&sub)) else {
             drop(st);
@@ -521,6 +531,7 @@ impl RemoteServer {
             return;
         }
         t.server_waiting.push(sub);
+        t.server_opts.get_or_insert_with(|| ServerOpts::parse(opts));
         self.maybe_start_server(t);
     }
 
@@ -536,8 +547,11 @@ impl RemoteServer {
         let this = self.clone();
         let (id, ih) = (t.id, t.info_hash);
         let addr = SocketAddr::new(self.inner.config.server_ip, 0);
+        let opts = t.server_opts.clone().unwrap_or_default();
         tokio::spawn(async move {
-            let bound = StreamServer::bind(addr, archive).await;
+            let bound = StreamServer::bind(addr, archive)
+                .await
+                .map(|s| opts.apply(s));
             let mut st = this.lock();
             let Some(t) = st.torrents.get_mut(&ih).filter(|t| t.id == id) else {
                 return;

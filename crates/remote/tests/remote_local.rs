@@ -207,3 +207,51 @@ async fn garbage_is_dropped_and_add_with_server_option() {
     server.shutdown().await;
     seeder.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_server_options_set_origin_and_hostname() {
+    let seeder = swarm_client().await;
+    let (magnet, data) = seed(&seeder, "opts", 50_000, 6).await;
+    let (server, router) = server(fast_config()).await;
+    let mut a = RemoteClient::local(&server, &router, ClientOptions::default());
+    let mut b = RemoteClient::local(&server, &router, ClientOptions::default());
+    let ka = a.add(&magnet, AddOptions::default());
+    a.wait_for(T, kind_is("metadata", ka.clone()))
+        .await
+        .unwrap();
+    a.create_server_with(
+        &ka,
+        Some(serde_json::json!({"origin": "https://app.example", "hostname": "localhost"})),
+    );
+    let ServerMessage::ServerReady { server_address, .. } = a
+        .wait_for(T, kind_is("server-ready", ka.clone()))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let port = server_address.port;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // A page whose DNS name was rebound to this machine sends its own Host: refused.
+    let (status, _) = http_get_host(addr, &format!("evil.example:{port}"), "/data.bin", "").await;
+    assert_eq!(status, 403);
+    let (status, body) = http_get_host(
+        addr,
+        &format!("localhost:{port}"),
+        "/data.bin",
+        "Origin: https://app.example\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, data);
+    // The first request's options hold for every client of the torrent.
+    let kb = b.add(&magnet, AddOptions::default());
+    b.create_server_with(&kb, Some(serde_json::json!({"hostname": "x"})));
+    b.wait_for(T, kind_is("server-ready", kb.clone()))
+        .await
+        .unwrap();
+    let (status, _) = http_get(addr, "/data.bin", "").await;
+    assert_eq!(status, 403, "Host x stays refused");
+    server.shutdown().await;
+    seeder.stop().await;
+}

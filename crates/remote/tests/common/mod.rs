@@ -50,8 +50,18 @@ pub async fn server(config: ServerConfig) -> (RemoteServer, Arc<Router>) {
 
 /// `GET path` with optional extra headers over a fresh connection; status and body.
 pub async fn http_get(addr: SocketAddr, path: &str, headers: &str) -> (u16, Vec<u8>) {
+    http_get_host(addr, "x", path, headers).await
+}
+
+/// [`http_get`] with the `Host` header given.
+pub async fn http_get_host(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    headers: &str,
+) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{headers}\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut all = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut all))
