@@ -209,6 +209,12 @@ pub(crate) struct ServeArgs {
     /// Download the whole archive in the background (default: fetch only what is read).
     #[arg(long)]
     pub(crate) download_all: bool,
+    /// Let pages of this origin read responses (CORS); `*` allows any origin.
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) allow_origin: Option<String>,
+    /// Answer only requests for this Host name, e.g. `localhost` (stops DNS rebinding).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) require_host: Option<String>,
     #[command(flatten)]
     pub(crate) net: NetArgs,
 }

@@ -10,10 +10,15 @@ use support::{Background, pattern};
 
 /// `GET path` with extra header lines; returns (head, body).
 fn get(addr: &str, path: &str, headers: &str) -> (String, Vec<u8>) {
+    get_from_host(addr, "x", path, headers)
+}
+
+/// [`get`] with the `Host` header given.
+fn get_from_host(addr: &str, host: &str, path: &str, headers: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{headers}\r\n"
     )
     .unwrap();
     let mut reply = Vec::new();
@@ -45,6 +50,7 @@ fn serve_two_torrents() {
     let (_s2, m2) = seed(&b);
 
     let mut args = vec!["serve", &m1, &m2, "--http", "127.0.0.1:0"];
+    args.extend(["--allow-origin", "*", "--require-host", "x"]);
     args.extend(local);
     let (mut server, url) = Background::start(&args);
     let addr = url
@@ -61,8 +67,17 @@ fn serve_two_torrents() {
     let p1 = u1.strip_prefix(&url[..url.len() - 1]).unwrap();
     let p2 = u2.strip_prefix(&url[..url.len() - 1]).unwrap();
 
-    let (head, body) = get(addr, "/", "Accept: application/json\r\n");
+    let (head, body) = get(
+        addr,
+        "/",
+        "Accept: application/json\r\nOrigin: http://page.example\r\n",
+    );
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("access-control-allow-origin: http://page.example"),
+        "{head}"
+    );
     let index: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let torrents = index["torrents"].as_array().unwrap();
     assert_eq!(torrents.len(), 2);
@@ -82,4 +97,7 @@ fn serve_two_torrents() {
     assert_eq!(body, text);
     let (head, _) = get(addr, "/clip.mp4", "");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    // --require-host x: a rebound DNS name is refused.
+    let (head, _) = get_from_host(addr, "evil.example", "/", "");
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
 }

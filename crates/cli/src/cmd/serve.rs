@@ -1,7 +1,7 @@
-//! `swarmfs serve URL [URL...] [--http ADDR]`.
+//! `swarmfs serve URL [URL...] [--http ADDR] [--allow-origin ORIGIN] [--require-host NAME]`.
 
 use swarmfs::Archive;
-use swarmfs_http::StreamServer;
+use swarmfs_http::{AllowOrigin, StreamServer};
 
 use crate::args::ServeArgs;
 use crate::cmd::Output;
@@ -22,7 +22,13 @@ pub(crate) async fn run(args: ServeArgs, out: Output) -> Result<(), Failure> {
         }
     }
     let server = match StreamServer::bind_many(args.http, archives.iter().cloned()).await {
-        Ok(s) => s,
+        Ok(s) => {
+            let s = s.allow_origin(AllowOrigin::from_option(args.allow_origin.as_deref()));
+            match args.require_host {
+                Some(host) => s.require_host(host),
+                None => s,
+            }
+        }
         Err(e) => {
             close(&archives).await;
             net.client.stop().await;
