@@ -17,16 +17,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
-use swarmfs_engine::{TorrentEvent, TorrentHandle, TorrentOptions};
+use swarmfs_engine::{TorrentEvent, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
-use swarmfs_metainfo::{Magnet, PeerAddr};
 use third_party::{
-    Payload, Reap, Tracker, answers_handshake, available, free_port, poll_until, query_param,
+    LIMIT, Payload, Reap, Tracker, answers_handshake, available, fetch_from_address,
+    fetch_from_magnet, free_port, poll_until, query_param, wait_done,
 };
-
-/// Longest any wait may take before the test fails (a hang guard, not a performance bound:
-/// the runs printed below take a fraction of it).
-const LIMIT: Duration = Duration::from_secs(60);
 
 /// `aria2c` with every peer source but the ones given off, listening on `127.0.0.1:port`. Its
 /// encryption settings stay at their defaults (`--bt-min-crypto-level=plain`,
@@ -72,18 +68,6 @@ fn aria2_seeder(payload: &Payload, dir: &Path) -> (Reap, SocketAddr) {
     (aria2, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-/// Waits for `t` to finish, failing with aria2's log when it does not within [`LIMIT`].
-async fn wait_done(t: &TorrentHandle, aria2: &Reap, what: &str) {
-    match tokio::time::timeout(LIMIT, t.wait_done()).await {
-        Ok(r) => r.unwrap_or_else(|e| panic!("{what}: {e}\n{}", aria2.log_tail(30))),
-        Err(_) => panic!(
-            "{what}: not done within {LIMIT:?} ({:?})\n{}",
-            t.stats().await.map(|s| (s.downloaded, s.peers)),
-            aria2.log_tail(30)
-        ),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aria2_seeds_swarmfs_fetches_from_peer_address() {
     if !available("aria2c", "aria2") {
@@ -94,26 +78,9 @@ async fn aria2_seeds_swarmfs_fetches_from_peer_address() {
     // 3 MiB and an odd tail: 49 pieces of 64 KiB, the last one short.
     let payload = Payload::single(dir.path(), "payload.bin", (3 << 20) + 12_345, 64 << 10, 90);
     let (aria2, peer) = aria2_seeder(&payload, dir.path());
-
-    let e = engine().await;
-    let added = Instant::now();
-    let t = e
-        .add_info(
-            payload.torrent.info().clone(),
-            MemoryStorage::factory(),
-            TorrentOptions::new().peer(peer),
-        )
-        .expect("add");
-    third_party::print_events(&t, added, "swarmfs");
-    wait_done(&t, &aria2, "data from aria2").await;
-    assert_eq!(read_all(&t, payload.stream.len()).await, payload.stream);
-    let stats = t.stats().await.expect("stats");
-    assert!(stats.downloaded >= payload.stream.len() as u64);
-    e.shutdown().await;
-    assert_eq!(e.live_tasks(), 0);
+    let took = fetch_from_address(&payload, peer, &aria2, "aria2").await;
     println!(
-        "aria2 -> swarmfs (peer address): {:?} after the add, {:?} in all",
-        added.elapsed(),
+        "aria2 -> swarmfs (peer address): {took:?} after the add, {:?} in all",
         started.elapsed()
     );
 }
@@ -138,30 +105,10 @@ async fn aria2_seeds_multi_file_swarmfs_fetches_magnet_with_x_pe() {
         91,
     );
     let (aria2, peer) = aria2_seeder(&payload, dir.path());
-
-    let mut magnet = Magnet::from_info_hash(payload.torrent.info_hash());
-    magnet.peers.push(PeerAddr::Ip(peer));
-    let e = engine().await;
-    let added = Instant::now();
-    let t = e
-        .add_magnet(&magnet, MemoryStorage::factory(), TorrentOptions::new())
-        .expect("add magnet");
-    third_party::print_events(&t, added, "swarmfs");
-    let info = tokio::time::timeout(LIMIT, t.wait_metadata())
-        .await
-        .unwrap_or_else(|_| panic!("no metadata from aria2\n{}", aria2.log_tail(30)))
-        .expect("metadata from aria2");
-    assert_eq!(info.as_bytes(), payload.torrent.info().as_bytes());
-    assert_eq!(info.files().len(), 3);
-    let metadata_at = added.elapsed();
-    wait_done(&t, &aria2, "data from aria2").await;
-    assert_eq!(read_all(&t, payload.stream.len()).await, payload.stream);
-    e.shutdown().await;
-    assert_eq!(e.live_tasks(), 0);
+    let (metadata_at, done_at) = fetch_from_magnet(&payload, peer, &aria2, "aria2").await;
     println!(
-        "aria2 -> swarmfs (magnet x.pe, 3 files): metadata {metadata_at:?} and data {:?} after \
-         the add, {:?} in all",
-        added.elapsed(),
+        "aria2 -> swarmfs (magnet x.pe, 3 files): metadata {metadata_at:?} and data {done_at:?} \
+         after the add, {:?} in all",
         started.elapsed()
     );
 }

@@ -26,14 +26,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
-use swarmfs_engine::{TorrentHandle, TorrentOptions};
-use swarmfs_memory::MemoryStorage;
-use swarmfs_metainfo::{Magnet, PeerAddr};
-use third_party::{Payload, Reap, answers_handshake, available, free_port, poll_until};
-
-/// Longest any wait may take before the test fails (a hang guard, not a performance bound:
-/// the runs printed below take a fraction of it).
-const LIMIT: Duration = Duration::from_secs(60);
+use third_party::{
+    LIMIT, Payload, Reap, answers_handshake, available, fetch_from_address, fetch_from_magnet,
+    free_port, poll_until,
+};
 
 /// `transmission-cli` with its own config directory below `dir`, saving into `save`, listening
 /// on `127.0.0.1:port`, every peer source but trackers and given addresses off.
@@ -101,18 +97,6 @@ fn wait_serving(tr: &mut Reap, port: u16, payload: &Payload, what: &str) {
     std::thread::sleep(Duration::from_secs(1));
 }
 
-/// Waits for `t` to finish, failing with Transmission's log when it does not within [`LIMIT`].
-async fn wait_done(t: &TorrentHandle, tr: &Reap, what: &str) {
-    match tokio::time::timeout(LIMIT, t.wait_done()).await {
-        Ok(r) => r.unwrap_or_else(|e| panic!("{what}: {e}\n{}", tr.log_tail(40))),
-        Err(_) => panic!(
-            "{what}: not done within {LIMIT:?} ({:?})\n{}",
-            t.stats().await.map(|s| (s.downloaded, s.peers)),
-            tr.log_tail(40)
-        ),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transmission_seeds_swarmfs_fetches_from_peer_address() {
     if !available("transmission-cli", "transmission-cli") {
@@ -124,23 +108,9 @@ async fn transmission_seeds_swarmfs_fetches_from_peer_address() {
     let payload = Payload::single(dir.path(), "payload.bin", (3 << 20) + 4_321, 64 << 10, 100);
     let (tr, peer) = transmission_seeder(&payload, dir.path());
 
-    let e = engine().await;
-    let added = Instant::now();
-    let t = e
-        .add_info(
-            payload.torrent.info().clone(),
-            MemoryStorage::factory(),
-            TorrentOptions::new().peer(peer),
-        )
-        .expect("add");
-    third_party::print_events(&t, added, "swarmfs");
-    wait_done(&t, &tr, "data from transmission").await;
-    assert_eq!(read_all(&t, payload.stream.len()).await, payload.stream);
-    e.shutdown().await;
-    assert_eq!(e.live_tasks(), 0);
+    let took = fetch_from_address(&payload, peer, &tr, "transmission").await;
     println!(
-        "transmission -> swarmfs (peer address): {:?} after the add, {:?} in all",
-        added.elapsed(),
+        "transmission -> swarmfs (peer address): {took:?} after the add, {:?} in all",
         started.elapsed()
     );
 }
@@ -165,28 +135,10 @@ async fn transmission_seeds_multi_file_swarmfs_fetches_magnet_with_x_pe() {
     );
     let (tr, peer) = transmission_seeder(&payload, dir.path());
 
-    let mut magnet = Magnet::from_info_hash(payload.torrent.info_hash());
-    magnet.peers.push(PeerAddr::Ip(peer));
-    let e = engine().await;
-    let added = Instant::now();
-    let t = e
-        .add_magnet(&magnet, MemoryStorage::factory(), TorrentOptions::new())
-        .expect("add magnet");
-    third_party::print_events(&t, added, "swarmfs");
-    let info = tokio::time::timeout(LIMIT, t.wait_metadata())
-        .await
-        .unwrap_or_else(|_| panic!("no metadata from transmission\n{}", tr.log_tail(40)))
-        .expect("metadata from transmission");
-    assert_eq!(info.as_bytes(), payload.torrent.info().as_bytes());
-    let metadata_at = added.elapsed();
-    wait_done(&t, &tr, "data from transmission").await;
-    assert_eq!(read_all(&t, payload.stream.len()).await, payload.stream);
-    e.shutdown().await;
-    assert_eq!(e.live_tasks(), 0);
+    let (metadata_at, done_at) = fetch_from_magnet(&payload, peer, &tr, "transmission").await;
     println!(
-        "transmission -> swarmfs (magnet x.pe, 3 files): metadata {metadata_at:?} and data {:?} \
-         after the add, {:?} in all",
-        added.elapsed(),
+        "transmission -> swarmfs (magnet x.pe, 3 files): metadata {metadata_at:?} and data \
+         {done_at:?} after the add, {:?} in all",
         started.elapsed()
     );
 }

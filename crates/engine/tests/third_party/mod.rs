@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 
 use swarmfs_metainfo::{SafePath, Torrent, TorrentBuilder};
 
+mod fetch;
+
+#[allow(unused_imports)] // each test file uses a part
+pub use fetch::{LIMIT, fetch_from_address, fetch_from_magnet, wait_done};
+
 /// A child process killed and reaped when dropped (a failing test leaves nothing behind).
 pub struct Reap {
     pub child: Child,
