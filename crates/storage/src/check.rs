@@ -165,6 +165,14 @@ pub(crate) async fn check_many(
 /// (perf record, 1 GiB warm, 2026-11-30). Per core, hashing is 0.69 s per GiB of the ~0.82-0.95 s.
 const CHUNK: usize = 64 * 1024;
 
+/// Most bytes of consecutive pieces a worker claims at once. Each worker streams its own
+/// contiguous run, so the kernel sees one long sequential read per worker (its read-ahead
+/// grows to full size and crosses file ends once per run) instead of two workers taking
+/// alternate pieces of the same files. Measured on cold 100 x 10 MiB, 2 workers (C model of
+/// this loop, same reads): one piece at a time 790-1,010 MiB/s, 16 MiB runs 1,200-1,330,
+/// 64 MiB runs 1,400-1,500; read-ahead hints (WILLNEED 16-32 MiB ahead) lowered every variant.
+const MAX_RUN_BYTES: u64 = 64 << 20;
+
 /// A worker reports its verdicts in batches of about this many bytes (or at its last piece), so
 /// that the task collecting them is woken a few hundred times per GiB instead of once per piece:
 /// on 1 GiB of 256 KiB pieces, one wake-up per piece cost ~10,000 context switches and ~12,500
@@ -177,7 +185,9 @@ enum Verdict {
     Failed(StorageError),
 }
 
-/// Read-and-hash on `threads` worker threads (synchronous reads), pieces handed out in order.
+/// Read-and-hash on `threads` worker threads (synchronous reads), pieces handed out in order as
+/// runs of consecutive pieces (guided: a share of what is left, at most [`MAX_RUN_BYTES`], so
+/// the last runs are short and the threads end together).
 async fn check_on_workers(
     geometry: &Geometry,
     hashes: &PieceHashes,
@@ -193,6 +203,7 @@ async fn check_on_workers(
         pieces: pieces.to_vec(),
         next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
+        threads,
     });
     let (done_tx, done_rx) = async_channel::unbounded::<Verdict>();
     for _ in 0..threads {
@@ -242,6 +253,7 @@ struct WorkerShared {
     pieces: Vec<PieceIndex>,
     next: AtomicUsize,
     stop: AtomicBool,
+    threads: usize,
 }
 
 impl WorkerShared {
@@ -249,31 +261,56 @@ impl WorkerShared {
         let mut buf = vec![0u8; CHUNK];
         let mut batch = Vec::new();
         let mut batch_bytes = 0u64;
-        while !self.stop.load(Ordering::Relaxed) {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(&piece) = self.pieces.get(i) else {
-                break;
-            };
-            match self.hash_piece(piece, &mut buf) {
-                Ok(ok) => batch.push((i, ok)),
-                Err(e) => {
-                    let _ = done.send_blocking(Verdict::Failed(e));
-                    return;
+        'runs: while let Some(run) = self.claim_run() {
+            for i in run {
+                if self.stop.load(Ordering::Relaxed) {
+                    break 'runs;
                 }
-            }
-            batch_bytes += u64::from(self.geometry.piece_len(piece));
-            if batch_bytes >= REPORT_BYTES {
-                batch_bytes = 0;
-                if done
-                    .send_blocking(Verdict::Pieces(std::mem::take(&mut batch)))
-                    .is_err()
-                {
-                    return;
+                let piece = self.pieces[i];
+                match self.hash_piece(piece, &mut buf) {
+                    Ok(ok) => batch.push((i, ok)),
+                    Err(e) => {
+                        let _ = done.send_blocking(Verdict::Failed(e));
+                        return;
+                    }
+                }
+                batch_bytes += u64::from(self.geometry.piece_len(piece));
+                if batch_bytes >= REPORT_BYTES {
+                    batch_bytes = 0;
+                    if done
+                        .send_blocking(Verdict::Pieces(std::mem::take(&mut batch)))
+                        .is_err()
+                    {
+                        return;
+                    }
                 }
             }
         }
         if !batch.is_empty() {
             let _ = done.send_blocking(Verdict::Pieces(batch));
+        }
+    }
+
+    /// The next run of entries of `pieces` for one worker: a `1 / (2 * threads)` share of the
+    /// entries left, between one piece and [`MAX_RUN_BYTES`]; `None` when all are claimed.
+    fn claim_run(&self) -> Option<std::ops::Range<usize>> {
+        let total = self.pieces.len();
+        let max = (MAX_RUN_BYTES / u64::from(self.geometry.piece_length()).max(1)).max(1) as usize;
+        let mut start = self.next.load(Ordering::Relaxed);
+        loop {
+            if start >= total {
+                return None;
+            }
+            let len = ((total - start) / (2 * self.threads)).clamp(1, max);
+            match self.next.compare_exchange_weak(
+                start,
+                start + len,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(start..start + len),
+                Err(now) => start = now,
+            }
         }
     }
 
