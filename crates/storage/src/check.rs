@@ -64,8 +64,9 @@ type Done = (usize, bool, Vec<u8>);
 
 /// Hashes `pieces` on `threads` hashing threads; returns one verdict per entry of `pieces`.
 ///
-/// With backends that read synchronously, each thread reads and hashes its own pieces in chunks
-/// of up to 64 KiB (reads of one thread overlap the hashing of the others); otherwise one
+/// With backends that read synchronously, each thread hashes its own runs of consecutive pieces,
+/// in place when the backend hands bytes over without a copy, else read in chunks of up to
+/// 64 KiB (reads of one thread overlap the hashing of the others); otherwise one
 /// reader on the calling task feeds whole pieces to the hashing threads.
 pub(crate) async fn check_many(
     geometry: &Geometry,
@@ -159,10 +160,9 @@ pub(crate) async fn check_many(
 /// copies out of the page cache): 16 KiB 0.23-0.27 s, 64 KiB 0.18-0.27 s, 256 KiB 0.54-0.66 s;
 /// a 64 KiB destination stays in the core's cache.
 ///
-/// Hashing straight from a memory map instead (no copy) was measured and is no better here: the
-/// kernel's cost of mapping each page (MAP_POPULATE or fault-around, plus munmap) was 17.9-19.5%
-/// of the samples against 18.3% for the pread copies, and CPU per GiB was equal or higher
-/// (perf record, 1 GiB warm, 2026-11-30). Per core, hashing is 0.69 s per GiB of the ~0.82-0.95 s.
+/// Backends that can hand cached bytes over in place ([`RandomAccess::visit_blocking`], the
+/// file backend's memory maps) skip this copy: an earlier try that mapped piece by piece cost as
+/// much as the copy; windows of whole runs (see [`MAX_VISIT`]) cost 0.02-0.07 s per GiB.
 const CHUNK: usize = 64 * 1024;
 
 /// Most bytes of consecutive pieces a worker claims at once. Each worker streams its own
@@ -172,6 +172,46 @@ const CHUNK: usize = 64 * 1024;
 /// this loop, same reads): one piece at a time 790-1,010 MiB/s, 16 MiB runs 1,200-1,330,
 /// 64 MiB runs 1,400-1,500; read-ahead hints (WILLNEED 16-32 MiB ahead) lowered every variant.
 const MAX_RUN_BYTES: u64 = 64 << 20;
+
+/// Most bytes of one file a worker hands to one [`RandomAccess::visit_blocking`] call (for the
+/// file backend: one memory-mapped window; 8-64 MiB windows measured alike).
+const MAX_VISIT: u64 = 16 << 20;
+
+/// Cuts a stream of consecutive pieces' bytes at piece ends and checks each piece's hash.
+struct Splitter<'a> {
+    geometry: &'a Geometry,
+    hashes: &'a PieceHashes,
+    pieces: &'a [PieceIndex],
+    hasher: Sha1,
+    /// Bytes still missing from the piece being hashed (`pieces[verdicts.len()]`).
+    left: u32,
+    verdicts: Vec<bool>,
+}
+
+impl Splitter<'_> {
+    fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let Some(&piece) = self.pieces.get(self.verdicts.len()) else {
+                // More bytes than pieces: cannot happen with spans of these pieces; the length
+                // check at the end of the run rejects it.
+                self.verdicts.push(false);
+                return;
+            };
+            let n = bytes.len().min(self.left as usize);
+            self.hasher.update(&bytes[..n]);
+            bytes = &bytes[n..];
+            self.left -= n as u32;
+            if self.left == 0 {
+                let digest: [u8; 20] = std::mem::take(&mut self.hasher).finalize().into();
+                self.verdicts
+                    .push(self.hashes.get(piece.get()) == Some(&digest));
+                if let Some(&next) = self.pieces.get(self.verdicts.len()) {
+                    self.left = self.geometry.piece_len(next);
+                }
+            }
+        }
+    }
+}
 
 /// A worker reports its verdicts in batches of about this many bytes (or at its last piece), so
 /// that the task collecting them is woken a few hundred times per GiB instead of once per piece:
@@ -261,34 +301,112 @@ impl WorkerShared {
         let mut buf = vec![0u8; CHUNK];
         let mut batch = Vec::new();
         let mut batch_bytes = 0u64;
-        'runs: while let Some(run) = self.claim_run() {
-            for i in run {
-                if self.stop.load(Ordering::Relaxed) {
-                    break 'runs;
+        while let Some(run) = self.claim_run() {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let verdicts = match self.hash_run(run.clone(), &mut buf) {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = done.send_blocking(Verdict::Failed(e));
+                    return;
                 }
-                let piece = self.pieces[i];
-                match self.hash_piece(piece, &mut buf) {
-                    Ok(ok) => batch.push((i, ok)),
-                    Err(e) => {
-                        let _ = done.send_blocking(Verdict::Failed(e));
-                        return;
-                    }
-                }
-                batch_bytes += u64::from(self.geometry.piece_len(piece));
-                if batch_bytes >= REPORT_BYTES {
-                    batch_bytes = 0;
-                    if done
-                        .send_blocking(Verdict::Pieces(std::mem::take(&mut batch)))
-                        .is_err()
-                    {
-                        return;
-                    }
+            };
+            for (i, ok) in run.zip(verdicts) {
+                batch.push((i, ok));
+                batch_bytes += u64::from(self.geometry.piece_len(self.pieces[i]));
+            }
+            if batch_bytes >= REPORT_BYTES {
+                batch_bytes = 0;
+                if done
+                    .send_blocking(Verdict::Pieces(std::mem::take(&mut batch)))
+                    .is_err()
+                {
+                    return;
                 }
             }
         }
         if !batch.is_empty() {
             let _ = done.send_blocking(Verdict::Pieces(batch));
         }
+    }
+
+    /// One verdict per entry of `run`: streamed through the backend in windows of whole file
+    /// spans when the run's pieces are consecutive, else (or when streaming fails anywhere, e.g.
+    /// a file is short) piece by piece, which tells each piece's fate exactly.
+    fn hash_run(
+        &self,
+        run: std::ops::Range<usize>,
+        buf: &mut [u8],
+    ) -> Result<Vec<bool>, StorageError> {
+        let pieces = &self.pieces[run];
+        let consecutive = pieces.windows(2).all(|w| w[1].get() == w[0].get() + 1);
+        if consecutive && let Some(verdicts) = self.stream_run(pieces, buf) {
+            return Ok(verdicts);
+        }
+        pieces.iter().map(|&p| self.hash_piece(p, buf)).collect()
+    }
+
+    /// Hashes consecutive `pieces` from one pass over their bytes: adjacent spans of a file are
+    /// merged into windows of up to [`MAX_VISIT`] bytes that the backend hands over in place
+    /// ([`RandomAccess::visit_blocking`]) or that are read in [`CHUNK`]s. `None` on any error.
+    fn stream_run(&self, pieces: &[PieceIndex], buf: &mut [u8]) -> Option<Vec<bool>> {
+        let mut split = Splitter {
+            geometry: &self.geometry,
+            hashes: &self.hashes,
+            pieces,
+            hasher: Sha1::new(),
+            left: self.geometry.piece_len(*pieces.first()?),
+            verdicts: Vec::with_capacity(pieces.len()),
+        };
+        let mut window: Option<(usize, u64, u64)> = None;
+        for &piece in pieces {
+            for span in self
+                .geometry
+                .spans(piece, 0, self.geometry.piece_len(piece))
+            {
+                let len = u64::from(span.len);
+                if let Some((f, off, wlen)) = &mut window
+                    && *f == span.file_index
+                    && *off + *wlen == span.file_offset
+                    && *wlen + len <= MAX_VISIT
+                {
+                    *wlen += len;
+                    continue;
+                }
+                if let Some(w) = window.take() {
+                    self.stream_window(w, &mut split, buf)?;
+                }
+                window = Some((span.file_index, span.file_offset, len));
+            }
+        }
+        if let Some(w) = window {
+            self.stream_window(w, &mut split, buf)?;
+        }
+        (split.verdicts.len() == pieces.len()).then_some(split.verdicts)
+    }
+
+    fn stream_window(
+        &self,
+        (file, offset, len): (usize, u64, u64),
+        split: &mut Splitter<'_>,
+        buf: &mut [u8],
+    ) -> Option<()> {
+        let file = &self.files[file];
+        match file.visit_blocking(offset, len, &mut |bytes| split.update(bytes)) {
+            Some(Ok(())) => return Some(()),
+            Some(Err(_)) => return None,
+            None => {}
+        }
+        let mut done = 0u64;
+        while done < len {
+            let n = (len - done).min(CHUNK as u64) as usize;
+            let part = &mut buf[..n];
+            file.read_at_blocking(offset + done, part)?.ok()?;
+            split.update(part);
+            done += n as u64;
+        }
+        Some(())
     }
 
     /// The next run of entries of `pieces` for one worker: a `1 / (2 * threads)` share of the
