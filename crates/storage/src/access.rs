@@ -70,6 +70,25 @@ pub trait RandomAccess: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Hands the `len` bytes at `offset` to `visit` in place, in order, as one or more
+    /// consecutive slices, without copying them (for example from a memory map of cached
+    /// data), synchronously on the calling thread; `None` when the backend does not do that for
+    /// this range (the default), and the caller reads it with
+    /// [`RandomAccess::read_at_blocking`] instead.
+    ///
+    /// Fails with [`StorageError::OutOfBounds`] when the range runs past the end, including when
+    /// the file shrinks during the visit; bytes handed to `visit` before an error may be zeros or
+    /// stale and must be discarded.
+    fn visit_blocking(
+        &self,
+        offset: u64,
+        len: u64,
+        visit: &mut dyn FnMut(&[u8]),
+    ) -> Option<Result<(), StorageError>> {
+        let _ = (offset, len, visit);
+        None
+    }
+
     /// Hints that `len` bytes at `offset` will be read soon (a backend may start reading them
     /// ahead, e.g. `posix_fadvise(WILLNEED)`), for streaming readers; never fails. Default: no-op.
     ///

@@ -43,6 +43,7 @@ macro_rules! conformance_tests {
             conformance_piece_store_resume => piece_store_resume,
             conformance_piece_store_recheck => piece_store_recheck,
             conformance_piece_store_recheck_async_reads => piece_store_recheck_async_reads,
+            conformance_piece_store_recheck_many => piece_store_recheck_many,
             conformance_piece_store_truncated_behind_back => piece_store_truncated_behind_back,
             conformance_piece_store_hashed_pieces => piece_store_hashed_pieces,
         );
@@ -758,6 +759,95 @@ pub async fn piece_store_recheck(factory: Arc<dyn StorageFactory>) {
         3,
         "recheck result not persisted"
     );
+}
+
+/// A re-check of many pieces over uneven files on 1-5 hashing threads gives every piece its own
+/// verdict: pieces crossing file ends, windows of several pieces, corrupted bytes at piece and
+/// file edges, a file cut short and a file missing.
+pub async fn piece_store_recheck_many(factory: Arc<dyn StorageFactory>) {
+    let lens = [100_000u64, 0, 3, 250_000, 77_777, 16_384, 50_000];
+    let piece_len = 16 * 1024u64;
+    let geometry = Geometry::new(piece_len, &lens).expect("geometry");
+    let paths: Vec<StoragePath> = (0..lens.len())
+        .map(|i| path(&format!("many/f{i}")))
+        .collect();
+    let mut data = pattern(7, lens.iter().sum::<u64>() as usize);
+    let hashes = geometry
+        .pieces()
+        .map(|p| {
+            let start = geometry.piece_start(p) as usize;
+            Sha1::digest(&data[start..start + geometry.piece_len(p) as usize]).into()
+        })
+        .collect();
+    let hashes = PieceHashes::new(hashes, &geometry).expect("hash count");
+    // Flip bytes: the first byte of a piece, the last byte of a piece, the last byte of f3 (a
+    // piece crossing into f4), then cut f4 short and leave f6 unwritten.
+    let f3_end = geometry.file_start(3).expect("file") + lens[3];
+    let flips = [piece_len * 2, piece_len * 10 - 1, f3_end - 1];
+    for &at in &flips {
+        data[at as usize] ^= 0x55;
+    }
+    let mut bad: Vec<bool> = vec![false; geometry.piece_count() as usize];
+    for &at in &flips {
+        bad[(at / piece_len) as usize] = true;
+    }
+    let f4_start = geometry.file_start(4).expect("file");
+    let f4_kept = 30_000u64;
+    for (i, p) in paths.iter().enumerate() {
+        let start = geometry.file_start(i).expect("file") as usize;
+        let len = match i {
+            4 => f4_kept,
+            6 => 0,
+            _ => lens[i],
+        } as usize;
+        if len > 0 {
+            let f = factory.open(p).await.expect("open");
+            f.write_at(0, &data[start..start + len])
+                .await
+                .expect("seed data");
+        }
+    }
+    let missing = [
+        (f4_start + f4_kept, f4_start + lens[4]),
+        (
+            geometry.file_start(6).expect("file"),
+            geometry.total_length(),
+        ),
+    ];
+    for (from, to) in missing {
+        for p in from / piece_len..to.div_ceil(piece_len) {
+            bad[p as usize] = true;
+        }
+    }
+    let expected: Vec<u32> = (0..geometry.piece_count())
+        .filter(|&p| !bad[p as usize])
+        .collect();
+    for threads in 1..=5 {
+        let options = PieceStoreOptions {
+            hashing_threads: threads,
+            ..PieceStoreOptions::default()
+        };
+        let (store, _) = PieceStore::open(
+            factory.clone(),
+            geometry.clone(),
+            &paths,
+            hashes.clone(),
+            options,
+        )
+        .await
+        .expect("open piece store");
+        let mut last = RecheckProgress::default();
+        let report = store.recheck(&mut |p| last = p).await.expect("recheck");
+        assert_eq!(
+            report.verified.ones().collect::<Vec<_>>(),
+            expected,
+            "{threads} threads"
+        );
+        assert_eq!(
+            (last.checked, last.valid),
+            (geometry.piece_count(), expected.len() as u32)
+        );
+    }
 }
 
 /// A file truncated or deleted behind the store's back loses exactly the pieces it held.

@@ -6,13 +6,15 @@
 # bench's "CHECK elapsed=" line, from PieceStore::open to the end of recheck) so that it can be
 # compared with libtorrent's in-process check_MiB_s and rqbit's log-timestamp check_MiB_s.
 # rqbit is skipped when $RQBIT (default ~/.cargo/bin/rqbit) is missing. Cold runs need root.
+# The bench binary is looked up under $CARGO_TARGET_DIR (default: the workspace's target/).
 #   usage: RUNS=5 storage-backends/file/benches/compare_libtorrent.sh [path/to/shared/bench]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 bench=${1:-$repo/../shared/bench}
 lab=${PERFLAB_DIR:-/tmp/perflab}
 cargo bench --manifest-path "$repo/Cargo.toml" -p swarmfs-file --bench recheck --no-run
-bin=$(ls -t "$repo"/target/release/deps/recheck-* | grep -v '\.d$' | head -1)
+target=${CARGO_TARGET_DIR:-$repo/target}
+bin=$(ls -t "$target"/release/deps/recheck-* | grep -v '\.d$' | head -1)
 export CUSTOM_CHECK_CMD="$bin --torrent {torrent} --save {save}"
 export RQBIT=${RQBIT:-$HOME/.cargo/bin/rqbit}
 RUNS=${RUNS:-3}

@@ -4,7 +4,8 @@
 //! cargo bench -p swarmfs-file --bench recheck -- [--cache warm|cold] [--runs N] [--threads N] [PAYLOAD...]
 //! cargo bench -p swarmfs-file --bench recheck -- --torrent T.torrent --save DIR   # one check, exit 0 if complete
 //! ```
-//! `--resume` keeps resume data (under `DIR/.swarmfs/`), as a client would: the re-check then
+//! `--no-mmap` copies cached data with `pread` instead of hashing it from memory maps
+//! ([`swarmfs_file::set_mapped_reads`]). `--resume` keeps resume data (under `DIR/.swarmfs/`), as a client would: the re-check then
 //! syncs every file (and its directories) before persisting the bitfield; without it nothing is
 //! persisted and nothing is synced, like libtorrent's and rqbit's checks.
 //! PAYLOADs are the perf lab's (`../shared/bench/make_payload.py`, under `$PERFLAB_DIR`, default
@@ -40,6 +41,7 @@ fn main() {
             "--torrent" => torrent = args.next().map(PathBuf::from),
             "--save" => save = args.next().map(PathBuf::from),
             "--resume" => resume = true,
+            "--no-mmap" => swarmfs_file::set_mapped_reads(false),
             "--bench" => {}
             other => payloads.push(other.to_owned()),
         }

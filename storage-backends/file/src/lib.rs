@@ -7,6 +7,10 @@
 //!   kept in a bounded LRU, so a file is not reopened per call. The I/O runs on the calling
 //!   thread: page-cache hits cost microseconds; callers on a latency-sensitive runtime may wrap
 //!   bulk work in their blocking pool.
+//! - Bulk readers such as the piece store's re-check get cached ranges in place from
+//!   short-lived memory maps ([`RandomAccess::visit_blocking`], 64-bit Linux, ranges the page
+//!   cache holds entirely): no copy. A file that shrinks while mapped is reported as out of
+//!   bounds by a SIGBUS handler installed on first use (see [`set_mapped_reads`]).
 //! - Files are sparse where the filesystem allows; [`RandomAccess::delete_range`] punches holes.
 //! - Metadata blobs (resume data) live in `<root>/.swarmfs/` and are replaced atomically
 //!   (temporary file, fsync, rename, fsync of the directory). Torrent paths starting with that
@@ -16,6 +20,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod cache;
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod mapping;
 mod meta;
 mod walk;
 
@@ -36,6 +42,19 @@ use crate::cache::OpenFiles;
 
 /// Name of the directory under the root that holds metadata blobs; torrent paths may not use it.
 pub const META_DIR: &str = ".swarmfs";
+
+/// Turns reading cached ranges through short-lived memory maps (no copy; used by the piece
+/// store's re-check through [`RandomAccess::visit_blocking`]) on or off for every
+/// [`FileStorage`] of the process. On by default on 64-bit Linux, where the first such read
+/// installs a SIGBUS handler that turns a fault in a window of a file that shrank meanwhile into
+/// an out-of-bounds error (faults elsewhere go to the handler installed before it); off, ranges
+/// are copied with `pread` and no handler is installed. A no-op elsewhere.
+pub fn set_mapped_reads(enabled: bool) {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    mapping::set_enabled(enabled);
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    let _ = enabled;
+}
 
 /// Default bound on open file descriptors per [`FileStorage`].
 pub const DEFAULT_MAX_OPEN_FILES: usize = 128;
@@ -152,6 +171,15 @@ impl RandomAccess for FileHandle {
         Some(self.read_sync(offset, buf))
     }
 
+    fn visit_blocking(
+        &self,
+        offset: u64,
+        len: u64,
+        visit: &mut dyn FnMut(&[u8]),
+    ) -> Option<Result<(), StorageError>> {
+        self.visit_mapped(offset, len, visit)
+    }
+
     fn prefetch(&self, offset: u64, len: u64) {
         if let (Ok(Some(f)), Some(len)) = (self.file(false), NonZeroU64::new(len)) {
             // Advisory: starts read-ahead of the range without waiting for it.
@@ -242,6 +270,53 @@ impl FileHandle {
             }
         }
         Ok(())
+    }
+
+    /// [`RandomAccess::visit_blocking`]: from a memory map when the range is cached entirely.
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    fn visit_mapped(
+        &self,
+        offset: u64,
+        len: u64,
+        visit: &mut dyn FnMut(&[u8]),
+    ) -> Option<Result<(), StorageError>> {
+        let usize_len = usize::try_from(len).unwrap_or(usize::MAX);
+        if let Err(e) = checked_end(&self.path, offset, len) {
+            return Some(Err(e));
+        }
+        if len == 0 {
+            return Some(Ok(()));
+        }
+        let f = match self.file(false) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Some(Err(self.short(offset, usize_len, 0))),
+            Err(e) => return Some(Err(e)),
+        };
+        let file_len = match self.file_len(&f) {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e)),
+        };
+        if offset + len > file_len {
+            return Some(Err(self.short(offset, usize_len, file_len)));
+        }
+        match mapping::visit(&f, offset, len, visit) {
+            mapping::Visited::Done => Some(Ok(())),
+            mapping::Visited::Declined => None,
+            mapping::Visited::Faulted => {
+                let now = self.file_len(&f).unwrap_or(0);
+                Some(Err(self.short(offset, usize_len, now)))
+            }
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    fn visit_mapped(
+        &self,
+        _offset: u64,
+        _len: u64,
+        _visit: &mut dyn FnMut(&[u8]),
+    ) -> Option<Result<(), StorageError>> {
+        None
     }
 
     fn missing(&self) -> StorageError {
