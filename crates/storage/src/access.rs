@@ -49,6 +49,15 @@ pub trait RandomAccess: Send + Sync + fmt::Debug {
     /// Truncates or extends (with zeros) the file to `len` bytes, creating it when needed.
     async fn set_len(&self, len: u64) -> Result<(), StorageError>;
 
+    /// Hints that the file will grow to `len` bytes, so that a backend can reserve the space at
+    /// once (e.g. `fallocate(2)`) instead of allocating it write by write; like a write, it may
+    /// create the file. The length and the contents do not change; a backend that cannot
+    /// reserve space ignores it. Default: no-op.
+    async fn preallocate(&self, len: u64) -> Result<(), StorageError> {
+        let _ = len;
+        Ok(())
+    }
+
     /// Makes `len` bytes at `offset` read as zeros; the part past the end is ignored and the
     /// length does not change.
     async fn delete_range(&self, offset: u64, len: u64) -> Result<(), StorageError>;

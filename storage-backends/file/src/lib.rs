@@ -29,11 +29,12 @@ use std::fs::File;
 use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use rustix::fs::{Advice, FallocateFlags, fadvise, fallocate};
+use rustix::io::Errno;
 use swarmfs_storage::{
     FileStamp, MetaName, RandomAccess, StorageError, StorageFactory, StoragePath, checked_end,
 };
@@ -113,6 +114,7 @@ impl StorageFactory for FileStorage {
             shared: self.shared.clone(),
             path: path.clone(),
             dirs_synced: AtomicBool::new(false),
+            writing: Mutex::new(()),
         }))
     }
 
@@ -136,6 +138,10 @@ struct FileHandle {
     path: StoragePath,
     /// Whether the directories on the path were fsynced once (making a new entry durable).
     dirs_synced: AtomicBool,
+    /// Held while writing: the kernel serializes writes to one file anyway (inode lock), but a
+    /// second writer spins on that lock for the whole of the first write, while here it sleeps
+    /// (measured: a tenth to a fifth of a leecher's CPU time when 256 KiB writes overlapped).
+    writing: Mutex<()>,
 }
 
 impl FileHandle {
@@ -190,6 +196,7 @@ impl RandomAccess for FileHandle {
     async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
         checked_end(&self.path, offset, data.len() as u64)?;
         let f = self.file(true)?.ok_or_else(|| self.missing())?;
+        let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         f.write_all_at(data, offset).map_err(|e| self.io(e))
     }
 
@@ -203,6 +210,10 @@ impl RandomAccess for FileHandle {
     async fn set_len(&self, len: u64) -> Result<(), StorageError> {
         let f = self.file(true)?.ok_or_else(|| self.missing())?;
         f.set_len(len).map_err(|e| self.io(e))
+    }
+
+    async fn preallocate(&self, len: u64) -> Result<(), StorageError> {
+        self.preallocate_sync(len)
     }
 
     async fn delete_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
@@ -317,6 +328,24 @@ impl FileHandle {
         _visit: &mut dyn FnMut(&[u8]),
     ) -> Option<Result<(), StorageError>> {
         None
+    }
+
+    /// Reserves the blocks of the first `len` bytes (creating the file when needed) with
+    /// `fallocate(FALLOC_FL_KEEP_SIZE)`: unwritten extents that read as zeros, so neither the
+    /// length nor the contents change, while later writes into the range skip ext4's delayed
+    /// allocation (about a third of the system time of a buffered 256 KiB write). Silently
+    /// nothing where the filesystem cannot (`EOPNOTSUPP`, e.g. some network and FUSE
+    /// filesystems).
+    fn preallocate_sync(&self, len: u64) -> Result<(), StorageError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let f = self.file(true)?.ok_or_else(|| self.missing())?;
+        match fallocate(&*f, FallocateFlags::KEEP_SIZE, 0, len) {
+            Ok(()) => Ok(()),
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => Ok(()),
+            Err(e) => Err(self.io(e.into())),
+        }
     }
 
     fn missing(&self) -> StorageError {

@@ -5,6 +5,7 @@
 //! what they can alone: block requests are served by the writer straight from the piece store,
 //! and BEP 9 metadata requests by the reader from the shared info dictionary.
 
+mod direct;
 mod reader;
 mod writer;
 

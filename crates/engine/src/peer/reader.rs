@@ -10,6 +10,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::direct::{self, HEADER_LEN, MAX_PREDICTED, Partial, parse_piece_header};
 use super::{BlockData, BlockPool, BlockRun, FromPeer, OUR_UT_METADATA, PeerSetup, ToWriter};
 use crate::error::PeerError;
 use crate::limit;
@@ -47,6 +48,15 @@ struct Reader {
     writer: mpsc::UnboundedSender<ToWriter>,
     /// The id the peer wants ut_metadata messages under.
     peer_ut_metadata: Option<u8>,
+    /// The block being received in place at the run's end (see [`direct`]).
+    partial: Option<Partial>,
+    /// Where scattered reads put the predicted blocks' headers.
+    headers: [[u8; HEADER_LEN]; MAX_PREDICTED],
+    /// Whether the last message was a block: then, with nothing buffered and no run, the next
+    /// read takes just one header, so that the block's payload can be received in place.
+    expect_block: bool,
+    /// Bytes of a scattered read that were not the predicted blocks, on their way to the ring.
+    spill: Vec<u8>,
 }
 
 pub(super) async fn run(
@@ -63,6 +73,10 @@ pub(super) async fn run(
         run: None,
         writer,
         peer_ut_metadata: None,
+        partial: None,
+        headers: [[0; HEADER_LEN]; MAX_PREDICTED],
+        expect_block: false,
+        spill: Vec::new(),
     };
     let reason = tokio::select! {
         r = me.read_loop(&mut sock) => match r {
@@ -77,9 +91,11 @@ pub(super) async fn run(
 impl Reader {
     /// Reads into one reused buffer and decodes in place: payloads are copied out (small
     /// allocations the allocator recycles) so the buffer itself is never reallocated, which keeps
-    /// page faults and the resident set low.
+    /// page faults and the resident set low. While a run of blocks is being received, reads go
+    /// straight into the run's buffer instead (see [`direct`]).
     async fn read_loop(&mut self, sock: &mut OwnedReadHalf) -> Result<(), PeerError> {
         let decoder = MessageDecoder::new();
+        let max_frame = decoder.max_frame_len();
         let mut buf = vec![0u8; READ_CHUNK];
         let (mut start, mut end) = (0usize, 0usize);
         let idle = self.setup.idle_timeout;
@@ -87,9 +103,7 @@ impl Reader {
             loop {
                 // Blocks (nearly every byte received) skip the generic decoder: their payload
                 // goes straight into a pooled buffer.
-                if let Some((index, begin, range)) =
-                    piece_frame(&buf[start..end], decoder.max_frame_len())
-                {
+                if let Some((index, begin, range)) = piece_frame(&buf[start..end], max_frame) {
                     let payload = &buf[start..end][range.clone()];
                     start += range.end;
                     self.block(index, begin, payload).await?;
@@ -99,8 +113,16 @@ impl Reader {
                     break;
                 };
                 start += n;
+                self.expect_block = false;
                 self.flush_run().await?;
                 self.handle(msg).await?;
+            }
+            // A block whose payload is still on its way: the rest is received in place.
+            if let Some((index, begin, len)) = parse_piece_header(&buf[start..end], max_frame) {
+                let payload = &buf[start + HEADER_LEN..end];
+                if self.begin_in_place(index, begin, len, payload).await? {
+                    start = end;
+                }
             }
             if start == end {
                 (start, end) = (0, 0);
@@ -116,12 +138,24 @@ impl Reader {
                 buf.copy_within(start..end, 0);
                 (start, end) = (0, end - start);
             }
-            let n = loop {
-                match sock.try_read(&mut buf[end..]) {
-                    Ok(n) => break n,
+            let (n, scattered) = loop {
+                let scatter = start == end && self.receiving();
+                let r = match self.run.as_mut() {
+                    Some(run) if scatter => {
+                        let mut iov = direct::scatter(run, self.partial, &mut self.headers);
+                        sock.try_read_vectored(&mut iov)
+                    }
+                    // Just the next header: its payload can then be received in place.
+                    _ if end - start < HEADER_LEN && self.expect_block => {
+                        sock.try_read(&mut buf[end..start + HEADER_LEN])
+                    }
+                    _ => sock.try_read(&mut buf[end..]),
+                };
+                match r {
+                    Ok(n) => break (n, scatter),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        // Nothing more for now: hand over the partial run before waiting.
-                        self.flush_run().await?;
+                        // Nothing more for now: hand over the blocks received before waiting.
+                        self.hand_over().await?;
                         tokio::time::timeout_at(Instant::now() + idle, sock.readable())
                             .await
                             .map_err(|_| PeerError::Timeout("idle"))??;
@@ -132,15 +166,82 @@ impl Reader {
             if n == 0 {
                 return Ok(());
             }
-            end += n;
+            if scattered {
+                self.absorb(n, &mut buf, &mut end).await?;
+            } else {
+                end += n;
+            }
             limit::acquire(&self.setup.shared.download_limits, n).await;
         }
     }
 
-    /// A block: appended to the current run when it continues it, else starts a new run (or,
-    /// for long pieces and before the metadata, travels alone).
-    async fn block(&mut self, index: u32, begin: u32, payload: &[u8]) -> Result<(), PeerError> {
-        let len = payload.len() as u32;
+    /// Whether a run is being received with blocks still to come.
+    fn receiving(&self) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|r| self.partial.is_some() || (r.end as usize) < r.buf.len())
+    }
+
+    /// Accounts a scattered read of `n` bytes; what was not the predicted blocks goes to the
+    /// (empty) ring `buf`, ending at `end`.
+    async fn absorb(
+        &mut self,
+        n: usize,
+        buf: &mut Vec<u8>,
+        end: &mut usize,
+    ) -> Result<(), PeerError> {
+        let Some(run) = self.run.as_mut() else {
+            return Ok(());
+        };
+        self.spill.clear();
+        if direct::absorb(
+            run,
+            &mut self.partial,
+            &mut self.headers,
+            n,
+            &mut self.spill,
+        ) {
+            if self.spill.len() > buf.len() {
+                buf.resize(self.spill.len(), 0);
+            }
+            buf[..self.spill.len()].copy_from_slice(&self.spill);
+            *end = self.spill.len();
+        }
+        if self.partial.is_none() && run.end as usize == run.buf.len() {
+            self.flush_run().await?;
+        }
+        Ok(())
+    }
+
+    /// A block whose header has arrived and `payload` of whose bytes: when it can join a run, the
+    /// bytes are put in place and the rest will be received there. Returns whether it joined.
+    async fn begin_in_place(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        payload: &[u8],
+    ) -> Result<bool, PeerError> {
+        if payload.len() >= len as usize || !self.join_run(index, begin, len).await? {
+            return Ok(false);
+        }
+        let Some(run) = self.run.as_mut() else {
+            return Ok(false);
+        };
+        let at = begin as usize;
+        run.buf[at..at + payload.len()].copy_from_slice(payload);
+        self.partial = Some(Partial::Payload {
+            len,
+            got: payload.len() as u32,
+        });
+        self.expect_block = true;
+        Ok(true)
+    }
+
+    /// Makes the current run one that a block of `len` bytes at `begin` of piece `index`
+    /// continues: the current one when it does, else a new one (after sending the old). Returns
+    /// false when the block cannot be part of a run (long pieces, no metadata, out of bounds).
+    async fn join_run(&mut self, index: u32, begin: u32, len: u32) -> Result<bool, PeerError> {
         if self
             .run
             .as_ref()
@@ -148,44 +249,72 @@ impl Reader {
         {
             self.flush_run().await?;
         }
-        if self.run.is_none() {
-            let piece_len = self.setup.shared.ready.get().and_then(|r| {
-                let g = r.store.geometry();
-                g.piece(index).map(|p| g.piece_len(p))
-            });
-            match piece_len {
-                Some(pl)
-                    if pl <= MAX_RUN_PIECE && begin.checked_add(len).is_some_and(|e| e <= pl) =>
-                {
-                    let buf = take_piece_buf(&self.setup.shared.piece_pool, pl as usize);
-                    self.run = Some(BlockRun {
-                        index,
-                        begin,
-                        end: begin,
-                        buf,
-                    });
-                }
-                _ => {
-                    // The torrent checks it (and drops the peer if it does not fit).
-                    let block = BlockData::new(index, begin, payload, &self.pool);
-                    return self.send(FromPeer::Block(block)).await;
-                }
+        if let Some(run) = &self.run {
+            return Ok(begin as usize + len as usize <= run.buf.len());
+        }
+        let piece_len = self.setup.shared.ready.get().and_then(|r| {
+            let g = r.store.geometry();
+            g.piece(index).map(|p| g.piece_len(p))
+        });
+        match piece_len {
+            Some(pl) if pl <= MAX_RUN_PIECE && begin.checked_add(len).is_some_and(|e| e <= pl) => {
+                let buf = take_piece_buf(&self.setup.shared.piece_pool, pl as usize);
+                self.run = Some(BlockRun {
+                    index,
+                    begin,
+                    end: begin,
+                    buf,
+                });
+                Ok(true)
             }
+            _ => Ok(false),
+        }
+    }
+
+    /// A block: appended to the current run when it continues it, else starts a new run (or,
+    /// for long pieces and before the metadata, travels alone).
+    async fn block(&mut self, index: u32, begin: u32, payload: &[u8]) -> Result<(), PeerError> {
+        self.expect_block = true;
+        let len = payload.len() as u32;
+        if !self.join_run(index, begin, len).await? {
+            // The torrent checks it (and drops the peer if it does not fit).
+            let block = BlockData::new(index, begin, payload, &self.pool);
+            return self.send(FromPeer::Block(block)).await;
         }
         let Some(run) = self.run.as_mut() else {
             return Ok(());
         };
         let at = run.end as usize;
-        let Some(dst) = run.buf.get_mut(at..at + payload.len()) else {
-            // Past the end of the piece: send what we have, and this block alone.
-            self.flush_run().await?;
-            let block = BlockData::new(index, begin, payload, &self.pool);
-            return self.send(FromPeer::Block(block)).await;
-        };
-        dst.copy_from_slice(payload);
+        run.buf[at..at + payload.len()].copy_from_slice(payload);
         run.end += len;
         if run.end as usize == run.buf.len() {
             self.flush_run().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the blocks of the run received so far, keeping its buffer for the rest of the
+    /// piece (a block may be arriving in it).
+    async fn hand_over(&mut self) -> Result<(), PeerError> {
+        let Some(run) = self.run.as_mut() else {
+            return Ok(());
+        };
+        let (index, from, to) = (run.index, run.begin, run.end);
+        run.begin = to;
+        let mut at = from;
+        while at < to {
+            let len = BLOCK_SIZE.min(to - at);
+            let Some(run) = self.run.as_ref() else {
+                break;
+            };
+            let block = BlockData::new(
+                index,
+                at,
+                &run.buf[at as usize..(at + len) as usize],
+                &self.pool,
+            );
+            self.send(FromPeer::Block(block)).await?;
+            at += len;
         }
         Ok(())
     }
@@ -194,6 +323,9 @@ impl Reader {
     /// buffer; a partial run (a peer interleaving pieces) goes block by block, so that messages
     /// queued for the torrent never hold more than a block each.
     async fn flush_run(&mut self) -> Result<(), PeerError> {
+        // A block being received in place lies past the run's end: it is dropped with the run
+        // (callers flush only between messages, when there is none).
+        self.partial = None;
         let Some(run) = self.run.take() else {
             return Ok(());
         };

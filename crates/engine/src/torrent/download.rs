@@ -71,6 +71,11 @@ pub(super) struct Download {
     committing: bool,
     /// How many reads asked for each piece and have not released it (see [`Self::release`]).
     readers: HashMap<u32, u32>,
+    /// Per file: whether it is skipped (no space is reserved for a skipped file).
+    skipped: Vec<bool>,
+    /// Per file: whether its space was reserved, which happens before its first piece is
+    /// written (see [`swarmfs_storage::RandomAccess::preallocate`]).
+    preallocated: Vec<bool>,
 }
 
 impl Download {
@@ -83,8 +88,28 @@ impl Download {
         self.picker
             .set_file_priority(file, priority)
             .map_err(|_| TorrentError::NoSuchFile { index: file, count })?;
+        if let Some(s) = self.skipped.get_mut(file) {
+            *s = priority.is_skip();
+        }
         self.done_reported &= self.picker.is_done();
         Ok(())
+    }
+
+    /// The files of `piece` whose space is to be reserved before it is written: those not
+    /// skipped and not reserved yet (they count as reserved from now on).
+    fn files_to_preallocate(&mut self, piece: PieceIndex) -> Vec<usize> {
+        let g = self.picker.geometry();
+        let mut out = Vec::new();
+        for span in g.spans(piece, 0, g.piece_len(piece)) {
+            let f = span.file_index;
+            if !self.skipped.get(f).copied().unwrap_or(true)
+                && self.preallocated.get(f) == Some(&false)
+            {
+                self.preallocated[f] = true;
+                out.push(f);
+            }
+        }
+        out
     }
 
     /// `(verified pieces, pieces, verified wanted bytes, wanted bytes)`.
@@ -117,6 +142,7 @@ impl Torrent {
         let mut picker = Picker::new(ready.info.geometry(), self.rng.next_u64());
         // Priorities given at add time hold before the first request can go out.
         let files = ready.info.geometry().file_count();
+        let mut skipped = Vec::with_capacity(files);
         for f in 0..files {
             let p = self
                 .options
@@ -124,6 +150,7 @@ impl Torrent {
                 .get(f)
                 .copied()
                 .unwrap_or(self.options.default_file_priority);
+            skipped.push(p.is_skip());
             if p != Priority::NORMAL {
                 // In range: `f` < file_count.
                 let _ = picker.set_file_priority(f, p);
@@ -148,6 +175,8 @@ impl Torrent {
             uncommitted: Vec::new(),
             committing: false,
             readers: HashMap::new(),
+            skipped,
+            preallocated: vec![false; files],
         });
         let have = ready.have.to_bitfield();
         if self.shared.ready.set(ready).is_err() {
@@ -398,10 +427,16 @@ impl Torrent {
         let Some(expected) = ready.store.hashes().get(piece.get()).copied() else {
             return;
         };
+        let preallocate = self
+            .dl
+            .as_mut()
+            .map(|dl| dl.files_to_preallocate(piece))
+            .unwrap_or_default();
         let store = ready.store.clone();
         let tx = self.internal_tx.clone();
         let durable = self.options.resume;
         self.engine.tasks.spawn(async move {
+            preallocate_files(&store, &preallocate).await;
             let digest = <[u8; 20]>::from(Sha1::digest(&buf));
             let (ok, error, uncommitted) = if digest != expected {
                 (false, None, false)
@@ -792,4 +827,18 @@ async fn open_ready(
         store: Arc::new(store),
         have,
     })
+}
+
+/// Asks the backend to reserve the space of `files` (whole files), so that their pieces land in
+/// allocated blocks: on ext4 that saves the delayed allocation of every written block, about a
+/// tenth of the leecher's CPU time. A failure only costs the optimisation.
+async fn preallocate_files(store: &PieceStore, files: &[usize]) {
+    for &i in files {
+        let (Some(file), Some(len)) = (store.file(i), store.geometry().file_length(i)) else {
+            continue;
+        };
+        if let Err(e) = file.preallocate(len).await {
+            tracing::debug!(file = i, %e, "preallocate");
+        }
+    }
 }
