@@ -112,6 +112,13 @@ pub enum TorrentError {
     /// The storage failed.
     #[error(transparent)]
     Storage(#[from] PieceStoreError),
+    /// The torrent cannot go on: its storage could not be opened or checked, or its info
+    /// dictionary is unusable (also sent as [`crate::TorrentEvent::Error`]). Remove it.
+    #[error("torrent failed: {reason}")]
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Why a peer connection ended (internal; reported as text in events).

@@ -170,6 +170,7 @@ impl TorrentHandle {
             if let Some(info) = self.info() {
                 return Ok(info);
             }
+            self.shared.check_failed()?;
             rx.changed().await.map_err(|_| TorrentError::Removed)?;
         }
     }
@@ -196,6 +197,7 @@ impl TorrentHandle {
             if (first.get()..=last.get()).all(|p| ready.have.get(p)) {
                 return Ok(());
             }
+            self.shared.check_failed()?;
             if !asked {
                 asked = true;
                 if !self.send(Command::ReadAt { offset, len }) {
@@ -215,7 +217,8 @@ impl TorrentHandle {
         let _ = self.send(Command::Release { offset, len });
     }
 
-    /// Waits until every wanted piece is verified.
+    /// Waits until every wanted piece is verified. Like the other waits, returns
+    /// [`TorrentError::Failed`] when the torrent cannot go on.
     pub async fn wait_done(&self) -> Result<(), TorrentError> {
         let mut events = self.events.subscribe();
         let mut check = true;
@@ -225,9 +228,11 @@ impl TorrentHandle {
             if check && self.stats().await?.done {
                 return Ok(());
             }
+            self.shared.check_failed()?;
             check = false;
             match events.recv().await {
                 Ok(TorrentEvent::Done) => return Ok(()),
+                Ok(TorrentEvent::Error(_)) => self.shared.check_failed()?,
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => check = true,
                 Err(broadcast::error::RecvError::Closed) => return Err(TorrentError::Removed),

@@ -113,6 +113,9 @@ pub(crate) struct TorrentShared {
     pub(crate) upload_limits: Vec<Arc<RateLimit>>,
     pub(crate) download_limits: Vec<Arc<RateLimit>>,
     pub(crate) piece_pool: PiecePool,
+    /// Why the torrent cannot go on (its storage could not be opened or checked, its info
+    /// dictionary is unusable); waiters return it instead of waiting forever.
+    pub(crate) failure: OnceLock<String>,
 }
 
 impl TorrentShared {
@@ -129,11 +132,28 @@ impl TorrentShared {
             upload_limits,
             download_limits,
             piece_pool: PiecePool::default(),
+            failure: OnceLock::new(),
         }
     }
 
     pub(crate) fn bump(&self) {
         self.progress.send_modify(|v| *v += 1);
+    }
+
+    /// Records that the torrent failed for good (the first reason counts) and wakes waiters.
+    pub(crate) fn fail(&self, reason: String) {
+        let _ = self.failure.set(reason);
+        self.bump();
+    }
+
+    /// [`crate::TorrentError::Failed`] once the torrent failed.
+    pub(crate) fn check_failed(&self) -> Result<(), crate::TorrentError> {
+        match self.failure.get() {
+            Some(reason) => Err(crate::TorrentError::Failed {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -2,10 +2,12 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::*;
 use swarmfs_engine::{Priority, TorrentError, TorrentEvent, TorrentOptions};
+use swarmfs_file::FileStorage;
 use swarmfs_memory::MemoryStorage;
 use swarmfs_metainfo::{SafePath, TorrentBuilder};
 
@@ -191,5 +193,42 @@ async fn first_subscriber_sees_events_sent_before_it_subscribed() {
     // Later subscribers see events from their call on only.
     assert!(late.try_recv().is_err());
     t.pause().expect("pause");
+    e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_end_with_the_failure_when_the_storage_cannot_be_checked() {
+    let payload = data(200 * 1024, 61);
+    let info = info(&payload, 64 * 1024);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A directory where the torrent's file belongs: it can be neither checked nor written.
+    std::fs::create_dir(dir.path().join("file.bin")).expect("mkdir");
+    let e = engine().await;
+    let t = e
+        .add_info(
+            info,
+            Arc::new(FileStorage::in_dir(dir.path())),
+            TorrentOptions::new().recheck(true),
+        )
+        .expect("add");
+    let mut events = t.events();
+    let done = timeout(t.wait_done()).await;
+    assert!(matches!(done, Err(TorrentError::Failed { .. })), "{done:?}");
+    let range = timeout(t.wait_range(0, 10)).await;
+    assert!(
+        matches!(range, Err(TorrentError::Failed { .. })),
+        "{range:?}"
+    );
+    // The same reason arrives as an error event.
+    let reason = loop {
+        match timeout(events.recv()).await.expect("event") {
+            TorrentEvent::Error(reason) => break reason,
+            _ => continue,
+        }
+    };
+    assert_eq!(
+        done.expect_err("failed").to_string(),
+        format!("torrent failed: {reason}")
+    );
     e.shutdown().await;
 }

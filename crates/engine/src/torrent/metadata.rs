@@ -7,7 +7,6 @@ use swarmfs_proto::{MetadataEvent, PeerKey};
 use swarmfs_wire::UtMetadata;
 
 use super::Torrent;
-use crate::event::TorrentEvent;
 
 impl Torrent {
     /// Sends every request the assembler wants sent.
@@ -72,10 +71,10 @@ impl Torrent {
                     match Info::from_bytes(&bytes) {
                         Ok(info) => {
                             if let Err(e) = self.start_download(info).await {
-                                self.emit(TorrentEvent::Error(e.to_string()));
+                                self.fail(e.to_string());
                             }
                         }
-                        Err(e) => self.emit(TorrentEvent::Error(format!("metadata: {e}"))),
+                        Err(e) => self.fail(format!("metadata: {e}")),
                     }
                     self.fill_all();
                     return;

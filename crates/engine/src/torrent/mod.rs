@@ -205,7 +205,7 @@ pub(crate) async fn run(start: TorrentStart) {
     match info {
         Some(info) => {
             if let Err(e) = t.start_download(info).await {
-                t.emit(TorrentEvent::Error(e.to_string()));
+                t.fail(e.to_string());
             }
         }
         None => {
@@ -260,6 +260,14 @@ pub(crate) async fn run(start: TorrentStart) {
 impl Torrent {
     fn emit(&self, ev: TorrentEvent) {
         let _ = self.events.send(ev);
+    }
+
+    /// The torrent cannot go on: reported as an error event, and every waiter on its handle
+    /// returns [`crate::TorrentError::Failed`].
+    fn fail(&self, reason: String) {
+        tracing::warn!(info_hash = %self.shared.info_hash.to_hex(), %reason, "torrent failed");
+        self.shared.fail(reason.clone());
+        self.emit(TorrentEvent::Error(reason));
     }
 
     async fn handle_command(&mut self, cmd: Command) {
