@@ -213,8 +213,12 @@ async fn libtorrent_finds_a_swarmfs_seeder_from_a_bare_magnet() {
         joined(&boot),
     ]);
     line(rx, "DONE").await;
-    let got = std::fs::read(dir.path().join("file.bin")).expect("libtorrent's file");
-    assert_eq!(got, payload);
+    let got = file_once_written(&dir.path().join("file.bin"), &payload).await;
+    assert!(
+        got == payload,
+        "libtorrent's file differs ({} bytes)",
+        got.len()
+    );
     engine.shutdown().await;
     for n in nodes {
         n.shutdown().await;

@@ -207,8 +207,12 @@ async fn with_libtorrent(b: &EngineBuilder) {
         "DONE",
     )
     .await;
-    let got = std::fs::read(out.path().join("file.bin")).expect("libtorrent's file");
-    assert_eq!(got, payload);
+    let got = file_once_written(&out.path().join("file.bin"), &payload).await;
+    assert!(
+        got == payload,
+        "libtorrent's file differs ({} bytes)",
+        got.len()
+    );
     seed.shutdown().await;
     println!("swarmfs lsd seeder -> libtorrent: ok");
 }

@@ -79,3 +79,17 @@ pub async fn read_all(t: &TorrentHandle, len: usize) -> Vec<u8> {
     t.read_range(0, &mut buf).await.expect("read");
     buf
 }
+
+/// The bytes of `path` once they equal `want`, or what it holds after 20 s. A third-party
+/// client may report a torrent done before its disk thread has written every piece out
+/// (libtorrent hashes from its write buffers), so its file is read until it settles.
+pub async fn file_once_written(path: &std::path::Path, want: &[u8]) -> Vec<u8> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = std::fs::read(path).unwrap_or_default();
+        if got == want || std::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
