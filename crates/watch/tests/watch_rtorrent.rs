@@ -322,6 +322,19 @@ async fn start_rtorrent() -> Option<Rtorrent> {
         println!("SKIP: rtorrent not installed (apt-get install -y rtorrent)");
         return None;
     }
+    // A port picked free may be taken again before rtorrent binds it (its peer port is the
+    // next one): then rtorrent exits, and another pair of ports is tried.
+    let mut tried = Vec::new();
+    for _ in 0..3 {
+        match try_start_rtorrent().await {
+            Ok(r) => return Some(r),
+            Err(why) => tried.push(why),
+        }
+    }
+    panic!("rtorrent did not start: {tried:?}");
+}
+
+async fn try_start_rtorrent() -> Result<Rtorrent, String> {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -346,7 +359,7 @@ async fn start_rtorrent() -> Option<Rtorrent> {
     );
     let rc_path = dir.path().join("rtorrent.rc");
     std::fs::write(&rc_path, rc).unwrap();
-    let child = tokio::process::Command::new("rtorrent")
+    let mut child = tokio::process::Command::new("rtorrent")
         .arg("-n")
         .arg("-o")
         .arg(format!("import={}", rc_path.display()))
@@ -359,15 +372,18 @@ async fn start_rtorrent() -> Option<Rtorrent> {
     let b = RtorrentBackend::new(addr);
     for _ in 0..200 {
         if b.list().await.is_ok() {
-            return Some(Rtorrent {
+            return Ok(Rtorrent {
                 child,
                 addr,
                 _dir: dir,
             });
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("rtorrent on {addr} exited: {status}"));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("rtorrent did not answer on {addr}");
+    Err(format!("rtorrent did not answer on {addr} within 10 s"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
