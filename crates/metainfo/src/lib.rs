@@ -34,6 +34,7 @@ mod infohash;
 mod magnet;
 mod path;
 mod percent;
+mod sha1_pair;
 mod torrent;
 
 pub use bitfield::Bitfield;
@@ -49,4 +50,5 @@ pub use magnet::{
 };
 pub use path::{MAX_COMPONENT_LEN, MAX_PATH_DEPTH, MAX_PATH_LEN, PathError, SafePath};
 pub use percent::PercentError;
+pub use sha1_pair::sha1_pair;
 pub use torrent::{Torrent, TorrentError};

@@ -15,6 +15,7 @@ use swarmfs_storage::{PieceHashes, PieceStore, PieceStoreError, PieceStoreOption
 use swarmfs_wire::{BlockRequest, Message, PeerId};
 use tokio::sync::oneshot;
 
+use super::verify::{Job, Verifier};
 use super::{Internal, Torrent};
 use crate::error::{AddError, TorrentError};
 use crate::event::TorrentEvent;
@@ -76,6 +77,8 @@ pub(super) struct Download {
     /// Per file: whether its space was reserved, which happens before its first piece is
     /// written (see [`swarmfs_storage::RandomAccess::preallocate`]).
     preallocated: Vec<bool>,
+    /// Hashes complete pieces and writes the good ones.
+    verifier: Verifier,
 }
 
 impl Download {
@@ -177,6 +180,12 @@ impl Torrent {
             readers: HashMap::new(),
             skipped,
             preallocated: vec![false; files],
+            verifier: Verifier::start(
+                ready.store.clone(),
+                &self.engine.tasks,
+                self.internal_tx.clone(),
+                self.options.resume,
+            ),
         });
         let have = ready.have.to_bitfield();
         if self.shared.ready.set(ready).is_err() {
@@ -419,7 +428,7 @@ impl Torrent {
         self.send_cancels();
     }
 
-    /// Hashes a complete piece from memory on another task, writes it, and reports back.
+    /// Hands a complete piece to the hasher, which writes it if good and reports back.
     fn check_piece(&mut self, piece: PieceIndex, buf: Vec<u8>) {
         let Some(ready) = self.shared.ready.get() else {
             return;
@@ -427,47 +436,15 @@ impl Torrent {
         let Some(expected) = ready.store.hashes().get(piece.get()).copied() else {
             return;
         };
-        let preallocate = self
-            .dl
-            .as_mut()
-            .map(|dl| dl.files_to_preallocate(piece))
-            .unwrap_or_default();
-        let store = ready.store.clone();
-        let tx = self.internal_tx.clone();
-        let durable = self.options.resume;
-        self.engine.tasks.spawn(async move {
-            preallocate_files(&store, &preallocate).await;
-            let digest = <[u8; 20]>::from(Sha1::digest(&buf));
-            let (ok, error, uncommitted) = if digest != expected {
-                (false, None, false)
-            } else if durable {
-                // Written now, marked verified by the next group commit (no read-back).
-                match store.write_hashed_piece(piece, &buf, &digest).await {
-                    Ok(ok) => (ok, None, ok),
-                    Err(PieceStoreError::AlreadyVerified { .. }) => (true, None, false),
-                    Err(e) => (
-                        false,
-                        Some(format!("write piece {}: {e}", piece.get())),
-                        false,
-                    ),
-                }
-            } else {
-                match store.write_block(piece, 0, &buf).await {
-                    Ok(()) => (true, None, false),
-                    Err(e) => (
-                        false,
-                        Some(format!("write piece {}: {e}", piece.get())),
-                        false,
-                    ),
-                }
-            };
-            let _ = tx.send(Internal::Checked {
-                piece: piece.get(),
-                ok,
-                error,
-                buf,
-                uncommitted,
-            });
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        let preallocate = dl.files_to_preallocate(piece);
+        dl.verifier.submit(Job {
+            piece,
+            buf,
+            expected,
+            preallocate,
         });
     }
 
@@ -832,7 +809,7 @@ async fn open_ready(
 /// Asks the backend to reserve the space of `files` (whole files), so that their pieces land in
 /// allocated blocks: on ext4 that saves the delayed allocation of every written block, about a
 /// tenth of the leecher's CPU time. A failure only costs the optimisation.
-async fn preallocate_files(store: &PieceStore, files: &[usize]) {
+pub(super) async fn preallocate_files(store: &PieceStore, files: &[usize]) {
     for &i in files {
         let (Some(file), Some(len)) = (store.file(i), store.geometry().file_length(i)) else {
             continue;

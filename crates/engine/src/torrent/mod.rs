@@ -8,6 +8,7 @@
 mod download;
 mod metadata;
 mod peers;
+mod verify;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
