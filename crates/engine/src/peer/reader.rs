@@ -36,6 +36,10 @@ fn piece_frame(buf: &[u8], max_len: u32) -> Option<(u32, u32, std::ops::Range<us
     Some((index, begin, 13..end))
 }
 
+/// How long blocks of an unfinished run are held for the rest of their piece when the socket
+/// has nothing more, before they are handed over one by one.
+const HAND_OVER_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Pieces up to this long are assembled in runs by the reader; longer ones travel block by block.
 const MAX_RUN_PIECE: u32 = 1 << 20;
 
@@ -154,7 +158,20 @@ impl Reader {
                 match r {
                     Ok(n) => break (n, scatter),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        // Nothing more for now: hand over the blocks received before waiting.
+                        // Nothing more for now. Blocks of an unfinished run wait a moment for
+                        // the rest of their piece (in a fast transfer it is microseconds away),
+                        // so that the piece travels whole in its buffer; handing them over
+                        // copies each block once more.
+                        if self.run.as_ref().is_some_and(|r| r.end > r.begin) {
+                            if let Ok(ready) =
+                                tokio::time::timeout(HAND_OVER_AFTER, sock.readable()).await
+                            {
+                                ready?;
+                                continue;
+                            }
+                        }
+                        // Then hand over the blocks received before waiting longer: the torrent
+                        // counts them and sends the requests that follow.
                         self.hand_over().await?;
                         tokio::time::timeout_at(Instant::now() + idle, sock.readable())
                             .await
