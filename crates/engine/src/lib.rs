@@ -9,7 +9,8 @@
 //!   pauses, removes, sets file priorities and lets a reader await a byte range.
 //! - Each peer connection is two tasks: a reader (large socket reads into the bounded decoder)
 //!   and a writer (batched writes, blocks served from the piece store). Pieces are hashed from
-//!   memory as they complete and written whole.
+//!   memory as they complete, two at a time when they complete close together
+//!   ([`swarmfs_metainfo::sha1_pair`]), and written whole.
 //!
 //! - Peers are discovered through one interface ([`Discovery`]): the DHT (BEP 5, one node per
 //!   engine), local service discovery (BEP 14 multicast), peer exchange (BEP 11), a magnet's

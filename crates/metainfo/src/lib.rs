@@ -3,7 +3,8 @@
 //!
 //! This is the bottom layer of swarmfs beside `swarmfs-wire`. It parses and builds the data that
 //! names and describes a torrent; it does no I/O on sockets and never depends on tokio. The only
-//! I/O is the [`TorrentBuilder`] reading files to hash them.
+//! I/O is the [`TorrentBuilder`] reading files to hash them. [`sha1_pair`] hashes two pieces at
+//! once, nearly twice as fast as one after the other on CPUs with the SHA extensions.
 //!
 //! Everything that decodes input from outside ([`Info`], [`Torrent`], [`Magnet`], [`SafePath`])
 //! is bounded and returns a typed error on malformed or hostile input; none of it panics.

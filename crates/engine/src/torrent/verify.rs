@@ -108,10 +108,11 @@ impl Sink {
                 expected,
                 preallocate,
             } = job;
+            // Reserved whatever the verdict: the files count as reserved from the submit on.
+            preallocate_files(&this.store, &preallocate).await;
             let (ok, error, uncommitted) = if digest != expected {
                 (false, None, false)
             } else {
-                preallocate_files(&this.store, &preallocate).await;
                 match this.store_piece(piece, &buf, &digest).await {
                     Ok((ok, uncommitted)) => (ok, None, uncommitted),
                     Err(e) => (
