@@ -62,7 +62,7 @@ pub(crate) fn encode_nodes(nodes: &[NodeInfo], v6: bool) -> Vec<u8> {
 /// Decodes a compact node string; `None` when its length is not a multiple of the entry size.
 pub(crate) fn decode_nodes(bytes: &[u8], v6: bool) -> Option<Vec<NodeInfo>> {
     let entry = if v6 { NODE_V6_LEN } else { NODE_V4_LEN };
-    if bytes.len() % entry != 0 {
+    if !bytes.len().is_multiple_of(entry) {
         return None;
     }
     bytes

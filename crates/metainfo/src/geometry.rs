@@ -70,7 +70,7 @@ impl Geometry {
     /// but the last made of full 16 KiB blocks.
     pub fn new(piece_length: u64, file_lengths: &[u64]) -> Result<Self, GeometryError> {
         if !(u64::from(BLOCK_SIZE)..=MAX_PIECE_LENGTH).contains(&piece_length)
-            || piece_length % u64::from(BLOCK_SIZE) != 0
+            || !piece_length.is_multiple_of(u64::from(BLOCK_SIZE))
         {
             return Err(GeometryError::BadPieceLength(piece_length));
         }

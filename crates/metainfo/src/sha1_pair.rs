@@ -94,7 +94,7 @@ mod x86 {
             && is_x86_feature_detected!("sse2")
             && is_x86_feature_detected!("ssse3")
             && is_x86_feature_detected!("sse4.1");
-        if !usable || a.len() != b.len() || a.len() % 64 != 0 {
+        if !usable || a.len() != b.len() || !a.len().is_multiple_of(64) {
             return false;
         }
         // SAFETY: the CPU has every feature `digest_pair` is compiled for (checked above).

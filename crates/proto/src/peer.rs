@@ -36,7 +36,7 @@ impl Block {
     /// Whether this is exactly one of the blocks `geometry` cuts `piece` into.
     pub fn is_valid(&self, geometry: &Geometry) -> bool {
         self.piece.get() < geometry.piece_count()
-            && self.offset % BLOCK_SIZE == 0
+            && self.offset.is_multiple_of(BLOCK_SIZE)
             && geometry.block_len(self.piece, self.index()) == Some(self.len)
     }
 }

@@ -40,7 +40,7 @@ impl PieceHashes {
 
     /// Splits an info dict's `pieces` string (concatenated 20-byte hashes).
     pub fn from_concatenated(pieces: &[u8], geometry: &Geometry) -> Result<Self, HashesError> {
-        if pieces.len() % 20 != 0 {
+        if !pieces.len().is_multiple_of(20) {
             return Err(HashesError::BadLength { len: pieces.len() });
         }
         let hashes = pieces

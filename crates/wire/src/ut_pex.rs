@@ -189,7 +189,7 @@ fn compact<A>(
     entry: usize,
     from: fn(&[u8]) -> A,
 ) -> Result<Vec<A>, PexError> {
-    if bytes.len() % entry != 0 {
+    if !bytes.len().is_multiple_of(entry) {
         return Err(PexError::BadCompactLength {
             key,
             len: bytes.len(),
