@@ -24,6 +24,7 @@ pub(crate) struct EngineConfig {
     pub(crate) keepalive_interval: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) unchoke_slots: usize,
+    pub(crate) max_unwritten_bytes: u64,
     pub(crate) ban_strikes: u32,
     pub(crate) reconnect_interval: Duration,
     pub(crate) discovery: DiscoveryConfig,
@@ -43,6 +44,7 @@ impl Default for EngineConfig {
             keepalive_interval: Duration::from_secs(60),
             request_timeout: Duration::from_secs(20),
             unchoke_slots: 4,
+            max_unwritten_bytes: 16 << 20,
             ban_strikes: 3,
             reconnect_interval: Duration::from_secs(5),
             discovery: DiscoveryConfig::default(),
@@ -114,6 +116,15 @@ impl EngineBuilder {
     /// Requests unanswered this long go to other peers (default 20 s).
     pub fn request_timeout(&mut self, d: Duration) -> &mut Self {
         self.config.request_timeout = d;
+        self
+    }
+
+    /// Most bytes of a torrent's complete pieces held in memory while they wait to be hashed and
+    /// written (default 16 MiB). A torrent at this mark requests no more blocks until its storage
+    /// catches up, so a disk slower than the network bounds memory instead of filling it. One
+    /// piece is always let through, however long.
+    pub fn max_unwritten_bytes(&mut self, bytes: u64) -> &mut Self {
+        self.config.max_unwritten_bytes = bytes;
         self
     }
 

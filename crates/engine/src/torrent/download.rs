@@ -79,6 +79,9 @@ pub(super) struct Download {
     preallocated: Vec<bool>,
     /// Hashes complete pieces and writes the good ones.
     verifier: Verifier,
+    /// Bytes of the pieces handed to the verifier and not reported back yet; at the engine's
+    /// `max_unwritten_bytes` no more blocks are requested.
+    unwritten: u64,
 }
 
 impl Download {
@@ -186,6 +189,7 @@ impl Torrent {
                 self.internal_tx.clone(),
                 self.options.resume,
             ),
+            unwritten: 0,
         });
         let have = ready.have.to_bitfield();
         if self.shared.ready.set(ready).is_err() {
@@ -394,6 +398,9 @@ impl Torrent {
         if p.peer_choking || !p.am_interested {
             return;
         }
+        if dl.unwritten >= self.engine.config.max_unwritten_bytes {
+            return; // storage is behind: `verdict_in` tops the queues up again
+        }
         let now = Instant::now();
         let depth = p.pipeline.depth(now) as usize;
         let wants = p.pipeline.wants(now);
@@ -440,12 +447,27 @@ impl Torrent {
             return;
         };
         let preallocate = dl.files_to_preallocate(piece);
+        dl.unwritten += buf.len() as u64;
         dl.verifier.submit(Job {
             piece,
             buf,
             expected,
             preallocate,
         });
+    }
+
+    /// A piece of `len` bytes came back from the verifier: when that brings the torrent below its
+    /// mark of unwritten bytes, the request queues are topped up again.
+    pub(super) fn verdict_in(&mut self, len: usize) {
+        let Some(dl) = self.dl.as_mut() else {
+            return;
+        };
+        let mark = self.engine.config.max_unwritten_bytes;
+        let was_full = dl.unwritten >= mark;
+        dl.unwritten = dl.unwritten.saturating_sub(len as u64);
+        if was_full && dl.unwritten < mark {
+            self.fill_all();
+        }
     }
 
     /// Durable mode: a good piece was written; its senders are cleared (and a bad earlier copy

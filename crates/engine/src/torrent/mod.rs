@@ -357,6 +357,7 @@ impl Torrent {
                 buf,
                 uncommitted,
             } => {
+                self.verdict_in(buf.len());
                 if ok && uncommitted {
                     self.piece_written(piece, buf);
                 } else {
