@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sha1::{Digest, Sha1};
-use swarmfs_metainfo::{Geometry, PieceIndex};
+use swarmfs_metainfo::{Geometry, PieceIndex, sha1_pair};
 
 use crate::{PieceHashes, RandomAccess, StorageError};
 
@@ -190,7 +190,11 @@ struct Splitter<'a> {
 
 impl Splitter<'_> {
     fn update(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
+        loop {
+            bytes = self.pairs(bytes);
+            if bytes.is_empty() {
+                return;
+            }
             let Some(&piece) = self.pieces.get(self.verdicts.len()) else {
                 // More bytes than pieces: cannot happen with spans of these pieces; the length
                 // check at the end of the run rejects it.
@@ -209,6 +213,34 @@ impl Splitter<'_> {
                     self.left = self.geometry.piece_len(next);
                 }
             }
+        }
+    }
+
+    /// Checks the whole pieces at the start of `bytes` two at a time
+    /// ([`swarmfs_metainfo::sha1_pair`], nearly twice as fast with the SHA extensions) when no
+    /// piece is half hashed; returns the bytes left. A window the backend hands over in place
+    /// (up to [`MAX_VISIT`] bytes) holds dozens of whole pieces.
+    fn pairs<'b>(&mut self, mut bytes: &'b [u8]) -> &'b [u8] {
+        loop {
+            let next = self.verdicts.len();
+            let (Some(&a), Some(&b)) = (self.pieces.get(next), self.pieces.get(next + 1)) else {
+                return bytes;
+            };
+            let (la, lb) = (
+                self.geometry.piece_len(a) as usize,
+                self.geometry.piece_len(b) as usize,
+            );
+            if self.left as usize != la || bytes.len() < la + lb {
+                return bytes;
+            }
+            let (da, db) = sha1_pair(&bytes[..la], &bytes[la..la + lb]);
+            self.verdicts.push(self.hashes.get(a.get()) == Some(&da));
+            self.verdicts.push(self.hashes.get(b.get()) == Some(&db));
+            bytes = &bytes[la + lb..];
+            self.left = self
+                .pieces
+                .get(next + 2)
+                .map_or(0, |&after| self.geometry.piece_len(after));
         }
     }
 }
@@ -457,5 +489,70 @@ impl WorkerShared {
             }
         }
         Ok(self.hashes.get(piece.get()) == Some(&h.finalize().into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds the stream of `pieces` to a splitter in chunks of `chunk` bytes; returns its
+    /// verdicts (`None` when it made a wrong number of them).
+    fn split(
+        geometry: &Geometry,
+        hashes: &PieceHashes,
+        pieces: &[PieceIndex],
+        stream: &[u8],
+        chunk: usize,
+    ) -> Option<Vec<bool>> {
+        let mut s = Splitter {
+            geometry,
+            hashes,
+            pieces,
+            hasher: Sha1::new(),
+            left: geometry.piece_len(pieces[0]),
+            verdicts: Vec::new(),
+        };
+        stream.chunks(chunk).for_each(|c| s.update(c));
+        (s.verdicts.len() == pieces.len()).then_some(s.verdicts)
+    }
+
+    #[test]
+    fn splitter_verdicts_do_not_depend_on_how_the_stream_is_cut() {
+        // Nine 64 KiB pieces and a short last one; pieces 3 and 8 are corrupt on disk.
+        let len = 9 * 65536 + 1000;
+        let data: Vec<u8> = (0..len as u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let geometry = Geometry::new(65536, &[len as u64]).expect("geometry");
+        let digests = data.chunks(65536).map(|c| Sha1::digest(c).into()).collect();
+        let hashes = PieceHashes::new(digests, &geometry).expect("hashes");
+        let mut disk = data.clone();
+        disk[3 * 65536 + 17] ^= 1;
+        disk[8 * 65536 + 65535] ^= 1;
+        let want: Vec<bool> = (0..10).map(|p| p != 3 && p != 8).collect();
+        let all: Vec<PieceIndex> = geometry.pieces().collect();
+        // Whole stream (pairs), piece-sized, odd and tiny chunks (no pairs, or pairs after a
+        // half-hashed piece).
+        for chunk in [len, 2 * 65536, 65536, 3 * 65536 + 5, 100_000, 4096, 777] {
+            assert_eq!(
+                split(&geometry, &hashes, &all, &disk, chunk),
+                Some(want.clone()),
+                "chunk {chunk}"
+            );
+        }
+        // A run from the middle, and a run of one piece.
+        let mid = &all[2..7];
+        let bytes = &disk[2 * 65536..7 * 65536];
+        for chunk in [bytes.len(), 65536 + 1] {
+            assert_eq!(
+                split(&geometry, &hashes, mid, bytes, chunk),
+                Some(want[2..7].to_vec()),
+                "chunk {chunk}"
+            );
+        }
+        let one = &disk[9 * 65536..];
+        assert_eq!(
+            split(&geometry, &hashes, &all[9..], one, 1 << 20),
+            Some(vec![true])
+        );
     }
 }
