@@ -1,5 +1,5 @@
 //! Piece hashing on all cores: the pieces are split into one contiguous range per thread, and
-//! each thread reads and hashes its range in order.
+//! each thread reads and hashes its range in order, two pieces at a time ([`sha1_pair`]).
 //!
 //! SHA-1 comes from the `sha1` crate, which on x86/x86_64 detects the SHA extensions (SHA-NI)
 //! at run time and uses them when the CPU has them: in sha1 0.10.7 (the version locked here)
@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha1::{Digest, Sha1};
 
 use crate::builder::BuildError;
-use crate::geometry::{FileSpan, Geometry};
+use crate::geometry::{FileSpan, Geometry, PieceIndex};
+use crate::sha1_pair::sha1_pair;
 
 /// Where the bytes of each file come from.
 pub(crate) enum Source<'a> {
@@ -71,7 +72,7 @@ pub(crate) fn hash_pieces(
     Ok(out)
 }
 
-/// Hashes pieces `start..end`.
+/// Hashes pieces `start..end`, two at a time ([`sha1_pair`]).
 fn hash_range(
     geometry: &Geometry,
     source: &Source<'_>,
@@ -80,45 +81,82 @@ fn hash_range(
     progress: Option<&AtomicU64>,
 ) -> Result<Vec<[u8; 20]>, BuildError> {
     let mut reader = Reader::default();
+    let (mut buf_a, mut buf_b) = (Vec::new(), Vec::new());
     let mut out = Vec::with_capacity((end - start) as usize);
-    for index in start..end {
-        let Some(piece) = geometry.piece(index) else {
+    let mut index = start;
+    while index < end {
+        let Some(a) = geometry.piece(index) else {
             break;
         };
-        let mut hasher = Sha1::new();
-        for span in geometry.spans(piece, 0, geometry.piece_len(piece)) {
-            match source {
-                Source::Memory(files) => {
-                    let data = files.get(span.file_index).copied().unwrap_or_default();
-                    let from = span.file_offset as usize;
-                    let bytes = data
-                        .get(from..from + span.len as usize)
-                        .ok_or(BuildError::Internal("span outside an in-memory file"))?;
-                    hasher.update(bytes);
-                }
-                Source::Disk(paths) => {
-                    hasher.update(reader.read(paths, &span)?);
-                }
+        let bytes_a = piece_bytes(geometry, source, a, &mut reader, &mut buf_a)?;
+        let mut len = u64::from(geometry.piece_len(a));
+        match geometry.piece(index + 1).filter(|_| index + 1 < end) {
+            Some(b) => {
+                let bytes_b = piece_bytes(geometry, source, b, &mut reader, &mut buf_b)?;
+                let (da, db) = sha1_pair(bytes_a, bytes_b);
+                out.extend([da, db]);
+                len += u64::from(geometry.piece_len(b));
+                index += 2;
+            }
+            None => {
+                out.push(Sha1::digest(bytes_a).into());
+                index += 1;
             }
         }
-        out.push(hasher.finalize().into());
         if let Some(p) = progress {
-            p.fetch_add(u64::from(geometry.piece_len(piece)), Ordering::Relaxed);
+            p.fetch_add(len, Ordering::Relaxed);
         }
     }
     Ok(out)
 }
 
-/// One thread's open file and read buffer.
+/// The bytes of `piece`: in place when they lie in one in-memory file, else assembled in `buf`.
+fn piece_bytes<'x>(
+    geometry: &Geometry,
+    source: &'x Source<'_>,
+    piece: PieceIndex,
+    reader: &mut Reader,
+    buf: &'x mut Vec<u8>,
+) -> Result<&'x [u8], BuildError> {
+    let len = geometry.piece_len(piece) as usize;
+    buf.clear();
+    for span in geometry.spans(piece, 0, len as u32) {
+        match source {
+            Source::Memory(files) => {
+                let data: &'x [u8] = files.get(span.file_index).copied().unwrap_or_default();
+                let from = span.file_offset as usize;
+                let bytes = data
+                    .get(from..from + span.len as usize)
+                    .ok_or(BuildError::Internal("span outside an in-memory file"))?;
+                if bytes.len() == len {
+                    return Ok(bytes);
+                }
+                buf.extend_from_slice(bytes);
+            }
+            Source::Disk(paths) => {
+                let at = buf.len();
+                buf.resize(at + span.len as usize, 0);
+                reader.read(paths, &span, &mut buf[at..])?;
+            }
+        }
+    }
+    Ok(buf)
+}
+
+/// One thread's open file.
 #[derive(Default)]
 struct Reader {
     open: Option<(usize, File, u64)>,
-    buf: Vec<u8>,
 }
 
 impl Reader {
-    /// Reads `span` of its file into the buffer.
-    fn read(&mut self, paths: &[PathBuf], span: &FileSpan) -> Result<&[u8], BuildError> {
+    /// Reads `span` of its file into `dst` (`span.len` bytes).
+    fn read(
+        &mut self,
+        paths: &[PathBuf],
+        span: &FileSpan,
+        dst: &mut [u8],
+    ) -> Result<(), BuildError> {
         let path = paths
             .get(span.file_index)
             .ok_or(BuildError::Internal("span of an unknown file"))?;
@@ -135,9 +173,7 @@ impl Reader {
         if *pos != span.file_offset {
             file.seek(SeekFrom::Start(span.file_offset)).map_err(io)?;
         }
-        let len = span.len as usize;
-        self.buf.resize(len, 0);
-        file.read_exact(&mut self.buf[..len]).map_err(|e| {
+        file.read_exact(dst).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 BuildError::FileChanged { path: path.clone() }
             } else {
@@ -145,6 +181,6 @@ impl Reader {
             }
         })?;
         *pos = span.file_offset + span.len as u64;
-        Ok(&self.buf[..len])
+        Ok(())
     }
 }
