@@ -7,74 +7,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::faulty::{Faults, Faulty};
 use support::*;
 use swarmfs_engine::{Engine, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
-use swarmfs_storage::{
-    FileStamp, MetaName, RandomAccess, StorageError, StorageFactory, StoragePath,
-};
 use tokio::sync::watch;
-
-/// A memory storage whose writes wait while the gate is closed (`false`).
-#[derive(Debug)]
-struct Gated {
-    inner: Arc<MemoryStorage>,
-    open: watch::Receiver<bool>,
-}
-
-#[derive(Debug)]
-struct GatedFile {
-    inner: Arc<dyn RandomAccess>,
-    open: watch::Receiver<bool>,
-}
-
-#[async_trait::async_trait]
-impl StorageFactory for Gated {
-    async fn open(&self, path: &StoragePath) -> Result<Arc<dyn RandomAccess>, StorageError> {
-        Ok(Arc::new(GatedFile {
-            inner: self.inner.open(path).await?,
-            open: self.open.clone(),
-        }))
-    }
-    async fn load_meta(
-        &self,
-        name: &MetaName,
-        max_len: usize,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.inner.load_meta(name, max_len).await
-    }
-    async fn store_meta(&self, name: &MetaName, data: &[u8]) -> Result<(), StorageError> {
-        self.inner.store_meta(name, data).await
-    }
-}
-
-#[async_trait::async_trait]
-impl RandomAccess for GatedFile {
-    async fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        self.inner.read_at(offset, buf).await
-    }
-    async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
-        let mut open = self.open.clone();
-        // The sender lives as long as the test.
-        let _ = open.wait_for(|o| *o).await;
-        self.inner.write_at(offset, data).await
-    }
-    async fn len(&self) -> Result<u64, StorageError> {
-        self.inner.len().await
-    }
-    async fn set_len(&self, len: u64) -> Result<(), StorageError> {
-        self.inner.set_len(len).await
-    }
-    async fn delete_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
-        self.inner.delete_range(offset, len).await
-    }
-    async fn sync(&self) -> Result<(), StorageError> {
-        self.inner.sync().await
-    }
-    async fn stamp(&self) -> Result<Option<FileStamp>, StorageError> {
-        self.inner.stamp().await
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_storage_stops_requests_at_the_mark_and_catches_up() {
@@ -84,9 +21,12 @@ async fn stalled_storage_stops_requests_at_the_mark_and_catches_up() {
     let info = info(&payload, PIECE);
     let (seed_engine, _seed) = seeder(&info, &payload).await;
     let (gate, open) = watch::channel(false);
-    let storage = Arc::new(Gated {
+    let storage = Arc::new(Faulty {
         inner: Arc::new(MemoryStorage::new()),
-        open,
+        faults: Faults {
+            hold_writes: Some(open),
+            ..Faults::default()
+        },
     });
     let e = Engine::builder()
         .max_unwritten_bytes(MARK)

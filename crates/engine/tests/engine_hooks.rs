@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use support::faulty::{Faults, Faulty};
 use support::*;
 use swarmfs_engine::Engine;
 use swarmfs_engine::{Priority, TorrentError, TorrentEvent, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
 use swarmfs_metainfo::{Info, Magnet, SafePath, TorrentBuilder};
-use swarmfs_storage::{
-    FileStamp, MetaName, RandomAccess, StorageError, StorageFactory, StoragePath,
-};
 
 /// A torrent of three 600 KiB files in 64 KiB pieces, and its byte stream.
 fn three_files(seed: u64) -> (Info, Vec<Vec<u8>>, Vec<u8>) {
@@ -245,77 +243,6 @@ async fn put_piece_during_a_download_cancels_and_skips_it() {
     seed_engine.shutdown().await;
 }
 
-/// A storage that fails reads of the bytes `[from, to)` of every file once `broken` is set.
-#[derive(Debug)]
-struct Refusing {
-    inner: Arc<MemoryStorage>,
-    broken: Arc<AtomicBool>,
-    from: u64,
-    to: u64,
-}
-
-#[derive(Debug)]
-struct RefusingFile {
-    inner: Arc<dyn RandomAccess>,
-    broken: Arc<AtomicBool>,
-    from: u64,
-    to: u64,
-}
-
-#[async_trait::async_trait]
-impl StorageFactory for Refusing {
-    async fn open(&self, path: &StoragePath) -> Result<Arc<dyn RandomAccess>, StorageError> {
-        Ok(Arc::new(RefusingFile {
-            inner: self.inner.open(path).await?,
-            broken: self.broken.clone(),
-            from: self.from,
-            to: self.to,
-        }))
-    }
-    async fn load_meta(
-        &self,
-        name: &MetaName,
-        max_len: usize,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.inner.load_meta(name, max_len).await
-    }
-    async fn store_meta(&self, name: &MetaName, data: &[u8]) -> Result<(), StorageError> {
-        self.inner.store_meta(name, data).await
-    }
-}
-
-#[async_trait::async_trait]
-impl RandomAccess for RefusingFile {
-    async fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        let end = offset + buf.len() as u64;
-        if self.broken.load(Ordering::SeqCst) && offset < self.to && end > self.from {
-            return Err(StorageError::io(
-                "origin",
-                std::io::Error::other("origin changed"),
-            ));
-        }
-        self.inner.read_at(offset, buf).await
-    }
-    async fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
-        self.inner.write_at(offset, data).await
-    }
-    async fn len(&self) -> Result<u64, StorageError> {
-        self.inner.len().await
-    }
-    async fn set_len(&self, len: u64) -> Result<(), StorageError> {
-        self.inner.set_len(len).await
-    }
-    async fn delete_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
-        self.inner.delete_range(offset, len).await
-    }
-    async fn sync(&self) -> Result<(), StorageError> {
-        self.inner.sync().await
-    }
-    async fn stamp(&self) -> Result<Option<FileStamp>, StorageError> {
-        self.inner.stamp().await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_piece_storage_cannot_read_is_rejected_unadvertised_and_reported() {
     let payload = data(512 * 1024, 120);
@@ -323,11 +250,17 @@ async fn a_piece_storage_cannot_read_is_rejected_unadvertised_and_reported() {
     let n = info.piece_count();
     let lost = 5u32;
     let broken = Arc::new(AtomicBool::new(false));
-    let storage = Arc::new(Refusing {
+    // Fails reads of piece `lost` once `broken` is set.
+    let storage = Arc::new(Faulty {
         inner: filled_storage(&info, &payload).await,
-        broken: broken.clone(),
-        from: u64::from(lost) * 65536,
-        to: u64::from(lost + 1) * 65536,
+        faults: Faults {
+            refuse_reads: Some((
+                broken.clone(),
+                u64::from(lost) * 65536,
+                u64::from(lost + 1) * 65536,
+            )),
+            ..Faults::default()
+        },
     });
     let seed_engine = engine().await;
     let seed = seed_engine

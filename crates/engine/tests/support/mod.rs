@@ -1,6 +1,8 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod faulty;
+
 use std::sync::Arc;
 use std::time::Duration;
 
