@@ -8,10 +8,24 @@ use swarmfs_storage::{PieceStore, PieceStoreError};
 use swarmfs_wire::{Message, PeerId};
 use tokio::sync::oneshot;
 
-use super::{MAX_FAILED_KEPT, differing_senders, recycle};
+use super::{Download, MAX_FAILED_KEPT, differing_senders, recycle};
 use crate::error::TorrentError;
 use crate::event::TorrentEvent;
 use crate::torrent::{Internal, Torrent};
+
+impl Download {
+    /// A good copy of piece `index` arrived (`buf`, recycled here): the senders of the blocks in
+    /// which the failed copy kept for it, if any, differed.
+    fn culprits(&mut self, index: u32, buf: Vec<u8>) -> Vec<PeerId> {
+        let culprits = self
+            .failed
+            .remove(&index)
+            .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
+            .unwrap_or_default();
+        recycle(&self.pool, buf);
+        culprits
+    }
+}
 
 impl Torrent {
     /// Durable mode: a good piece was written; its senders are cleared (and a bad earlier copy
@@ -21,12 +35,7 @@ impl Torrent {
             return;
         };
         dl.senders.remove(&index);
-        let culprits = dl
-            .failed
-            .remove(&index)
-            .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
-            .unwrap_or_default();
-        recycle(&dl.pool, buf);
+        let culprits = dl.culprits(index, buf);
         dl.uncommitted.push(index);
         for c in culprits {
             self.strike(c, self.engine.config.ban_strikes);
@@ -244,12 +253,7 @@ impl Torrent {
                 recycle(&dl.pool, buf);
                 return;
             }
-            let culprits = dl
-                .failed
-                .remove(&index)
-                .map(|(bad, bad_senders)| differing_senders(&bad, &bad_senders, &buf))
-                .unwrap_or_default();
-            recycle(&dl.pool, buf);
+            let culprits = dl.culprits(index, buf);
             self.announce_verified(index);
             // A block that differs from the good copy is proof: ban its sender.
             for c in culprits {
