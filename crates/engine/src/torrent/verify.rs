@@ -66,9 +66,10 @@ impl Verifier {
         Self { jobs }
     }
 
-    /// Queues `job` for hashing.
+    /// Queues `job` for hashing. The queue is bounded by the torrent: it stops requesting
+    /// blocks at the engine's `max_unwritten_bytes`.
     pub(super) fn submit(&self, job: Job) {
-        // The hasher outlives the verifier's owner; a send fails only once it is gone.
+        // Fails only when the hasher task is gone (the runtime is shutting down).
         let _ = self.jobs.send(job);
     }
 }
