@@ -12,26 +12,7 @@ use support::*;
 use swarmfs_engine::Engine;
 use swarmfs_engine::{Priority, TorrentError, TorrentEvent, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
-use swarmfs_metainfo::{Info, Magnet, SafePath, TorrentBuilder};
-
-/// A torrent of three 600 KiB files in 64 KiB pieces, and its byte stream.
-fn three_files(seed: u64) -> (Info, Vec<Vec<u8>>, Vec<u8>) {
-    let files: Vec<(SafePath, Vec<u8>)> = (0..3u64)
-        .map(|i| {
-            (
-                SafePath::parse(&format!("f{i}.bin")).expect("path"),
-                data(600 * 1024, seed + i),
-            )
-        })
-        .collect();
-    let info = TorrentBuilder::new()
-        .piece_length(64 * 1024)
-        .build_entries("dir", &files)
-        .expect("build")
-        .into_info();
-    let stream = files.iter().flat_map(|f| f.1.clone()).collect();
-    (info, files.into_iter().map(|f| f.1).collect(), stream)
-}
+use swarmfs_metainfo::Magnet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn magnet_added_with_every_file_skipped_requests_no_block() {

@@ -9,25 +9,11 @@ use std::sync::Arc;
 use support::*;
 use swarmfs_engine::{Engine, Priority, TorrentEvent, TorrentOptions};
 use swarmfs_file::FileStorage;
-use swarmfs_metainfo::{SafePath, TorrentBuilder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wanted_files_are_preallocated_and_skipped_ones_are_not() {
     const LEN: usize = 600 * 1024;
-    let files: Vec<(SafePath, Vec<u8>)> = (0..3u64)
-        .map(|i| {
-            (
-                SafePath::parse(&format!("f{i}.bin")).expect("path"),
-                data(LEN, 70 + i),
-            )
-        })
-        .collect();
-    let info = TorrentBuilder::new()
-        .piece_length(64 * 1024)
-        .build_entries("dir", &files)
-        .expect("build")
-        .into_info();
-    let stream: Vec<u8> = files.iter().flat_map(|f| f.1.clone()).collect();
+    let (info, files, stream) = three_files(70);
     let (seed_engine, _seed) = seeder(&info, &stream).await;
     let dir = tempfile::tempdir().expect("tempdir");
     // Slow enough that a file is still far from complete when its first piece is verified.
@@ -90,7 +76,7 @@ async fn wanted_files_are_preallocated_and_skipped_ones_are_not() {
         assert_eq!(len, LEN as u64, "file {i}");
         assert!(blocks >= LEN as u64, "file {i}: {blocks} bytes allocated");
         let on_disk = std::fs::read(dir.path().join(format!("dir/f{i}.bin"))).expect("read");
-        assert_eq!(on_disk, files[i].1, "file {i}");
+        assert_eq!(on_disk, files[i], "file {i}");
     }
     // Only the pieces it shares with its neighbours were written into the skipped file.
     let (_, blocks) = allocated(1);

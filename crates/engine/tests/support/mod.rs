@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use swarmfs_engine::{Engine, TorrentHandle, TorrentOptions};
 use swarmfs_memory::MemoryStorage;
-use swarmfs_metainfo::{Info, TorrentBuilder};
+use swarmfs_metainfo::{Info, SafePath, TorrentBuilder};
 use swarmfs_storage::{StorageFactory, StoragePath};
 
 /// Deterministic pseudo-random bytes.
@@ -31,6 +31,26 @@ pub fn info(data: &[u8], piece_length: u32) -> Info {
         .build_single("file.bin", data)
         .expect("build torrent")
         .into_info()
+}
+
+/// A torrent named `dir` of three 600 KiB files `f0.bin`..`f2.bin` (bytes `data(.., seed + i)`)
+/// in 64 KiB pieces: `(info, each file's bytes, the torrent's byte stream)`.
+pub fn three_files(seed: u64) -> (Info, Vec<Vec<u8>>, Vec<u8>) {
+    let files: Vec<(SafePath, Vec<u8>)> = (0..3u64)
+        .map(|i| {
+            (
+                SafePath::parse(&format!("f{i}.bin")).expect("path"),
+                data(600 * 1024, seed + i),
+            )
+        })
+        .collect();
+    let info = TorrentBuilder::new()
+        .piece_length(64 * 1024)
+        .build_entries("dir", &files)
+        .expect("build")
+        .into_info();
+    let stream = files.iter().flat_map(|f| f.1.clone()).collect();
+    (info, files.into_iter().map(|f| f.1).collect(), stream)
 }
 
 /// A memory storage holding every file of `info` with the bytes of `data` (the stream).
