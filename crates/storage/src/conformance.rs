@@ -15,7 +15,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::{MetaName, RandomAccess, StorageError, StorageFactory, StoragePath};
+use sha1::{Digest, Sha1};
+use swarmfs_metainfo::Geometry;
+
+use crate::{MetaName, PieceHashes, RandomAccess, StorageError, StorageFactory, StoragePath};
 
 mod piece_store;
 
@@ -92,6 +95,18 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// The SHA-1 of each of `geometry`'s pieces of `data` (the torrent's byte stream).
+pub fn piece_hashes(geometry: &Geometry, data: &[u8]) -> PieceHashes {
+    let hashes = geometry
+        .pieces()
+        .map(|p| {
+            let start = geometry.piece_start(p) as usize;
+            Sha1::digest(&data[start..start + geometry.piece_len(p) as usize]).into()
+        })
+        .collect();
+    PieceHashes::new(hashes, geometry).expect("one hash per piece")
 }
 
 fn path(s: &str) -> StoragePath {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha1::{Digest, Sha1};
 use swarmfs_file::FileStorage;
 use swarmfs_metainfo::{BLOCK_SIZE, Geometry};
-use swarmfs_storage::conformance::pattern;
+use swarmfs_storage::conformance::{pattern, piece_hashes};
 use swarmfs_storage::resume::ResumeData;
 use swarmfs_storage::{
     MetaName, PieceHashes, PieceStore, PieceStoreOptions, StorageFactory, StoragePath,
@@ -46,14 +46,7 @@ fn torrent() -> Torrent {
     let lens: Vec<u64> = FILES.iter().map(|f| f.1).collect();
     let geometry = Geometry::new(64 * 1024, &lens).unwrap();
     let data = pattern(42, lens.iter().sum::<u64>() as usize);
-    let hashes = geometry
-        .pieces()
-        .map(|p| {
-            let s = geometry.piece_start(p) as usize;
-            Sha1::digest(&data[s..s + geometry.piece_len(p) as usize]).into()
-        })
-        .collect();
-    let hashes = PieceHashes::new(hashes, &geometry).unwrap();
+    let hashes = piece_hashes(&geometry, &data);
     let paths = FILES
         .iter()
         .map(|f| StoragePath::parse(f.0).unwrap())

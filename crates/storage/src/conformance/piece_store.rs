@@ -33,14 +33,7 @@ impl TestTorrent {
             .map(|p| path(p))
             .collect();
         let data = pattern(seed, lens.iter().sum::<u64>() as usize);
-        let hashes = geometry
-            .pieces()
-            .map(|p| {
-                let start = geometry.piece_start(p) as usize;
-                Sha1::digest(&data[start..start + geometry.piece_len(p) as usize]).into()
-            })
-            .collect();
-        let hashes = PieceHashes::new(hashes, &geometry).expect("hash count");
+        let hashes = piece_hashes(&geometry, &data);
         Self {
             geometry,
             paths,
@@ -403,14 +396,7 @@ pub async fn piece_store_recheck_many(factory: Arc<dyn StorageFactory>) {
         .map(|i| path(&format!("many/f{i}")))
         .collect();
     let mut data = pattern(7, lens.iter().sum::<u64>() as usize);
-    let hashes = geometry
-        .pieces()
-        .map(|p| {
-            let start = geometry.piece_start(p) as usize;
-            Sha1::digest(&data[start..start + geometry.piece_len(p) as usize]).into()
-        })
-        .collect();
-    let hashes = PieceHashes::new(hashes, &geometry).expect("hash count");
+    let hashes = piece_hashes(&geometry, &data);
     // Flip bytes: the first byte of a piece, the last byte of a piece, the last byte of f3 (a
     // piece crossing into f4), then cut f4 short and leave f6 unwritten.
     let f3_end = geometry.file_start(3).expect("file") + lens[3];
