@@ -119,28 +119,28 @@ fn piece_bytes<'x>(
     buf: &'x mut Vec<u8>,
 ) -> Result<&'x [u8], BuildError> {
     let len = geometry.piece_len(piece) as usize;
-    buf.clear();
+    // Zero-filled only when it grows: the same buffer serves every piece of the range.
+    buf.resize(len, 0);
+    let mut at = 0;
     for span in geometry.spans(piece, 0, len as u32) {
+        let dst = &mut buf[at..at + span.len as usize];
         match source {
             Source::Memory(files) => {
                 let data: &'x [u8] = files.get(span.file_index).copied().unwrap_or_default();
                 let from = span.file_offset as usize;
                 let bytes = data
-                    .get(from..from + span.len as usize)
+                    .get(from..from + dst.len())
                     .ok_or(BuildError::Internal("span outside an in-memory file"))?;
                 if bytes.len() == len {
                     return Ok(bytes);
                 }
-                buf.extend_from_slice(bytes);
+                dst.copy_from_slice(bytes);
             }
-            Source::Disk(paths) => {
-                let at = buf.len();
-                buf.resize(at + span.len as usize, 0);
-                reader.read(paths, &span, &mut buf[at..])?;
-            }
+            Source::Disk(paths) => reader.read(paths, &span, dst)?,
         }
+        at += dst.len();
     }
-    Ok(buf)
+    Ok(&buf[..len])
 }
 
 /// One thread's open file.
